@@ -153,6 +153,8 @@ export function describeStep(step: Step): string {
       return `rename ${step.from} to ${step.to}`;
     case 'verify':
       return step.sha256 === null ? `verify ${step.path} is absent` : `verify ${step.path} checksum`;
+    case 'call':
+      return step.label;
   }
 }
 
