@@ -1,0 +1,26 @@
+/**
+ * The registry of task modules: an explicit list, no filesystem discovery. Add a module by
+ * importing it here and appending it to `ALL_TASKS`.
+ */
+import type { TaskModule } from './types.js';
+
+export const ALL_TASKS: readonly TaskModule[] = [
+];
+
+const byName = new Map<string, TaskModule>();
+for (const t of ALL_TASKS) {
+  for (const n of [t.name, ...t.aliases]) {
+    if (byName.has(n)) throw new Error(`task module name registered twice: ${n}`);
+    byName.set(n, t);
+  }
+}
+
+/** The module a YAML keyword names, or undefined. */
+export function findTask(name: string): TaskModule | undefined {
+  return byName.get(name);
+}
+
+/** All keywords (names and aliases), for "did you mean" suggestions. */
+export function taskNames(): string[] {
+  return [...byName.keys()].sort();
+}
