@@ -84,6 +84,11 @@ export interface TaskDefinition<S extends z.ZodType> {
   checkMode?: boolean;
   /** Arg names whose values are secret (masked everywhere). */
   secretArgs?: string[];
+  /**
+   * Args that are Jinja expressions (like `assert: that:`): the runner evaluates each (a string or a
+   * list of strings) to booleans and passes the original text as `<arg>_text`.
+   */
+  expressionArgs?: string[];
   plan(ctx: TaskContext<z.infer<S>>): Promise<Plan>;
   /** The steps that put the host back, from the recorded undo data alone. */
   rollback?(undo: UndoData, ctx: RollbackContext): Step[];
@@ -96,6 +101,7 @@ export interface TaskModule {
   readonly freeForm: string | undefined;
   readonly checkMode: boolean;
   readonly secretArgs: readonly string[];
+  readonly expressionArgs: readonly string[];
   plan(ctx: TaskContext<unknown>): Promise<Plan>;
   rollback(undo: UndoData, ctx: RollbackContext): Step[];
 }
@@ -108,6 +114,7 @@ export function defineTask<S extends z.ZodType>(def: TaskDefinition<S>): TaskMod
     freeForm: def.freeForm,
     checkMode: def.checkMode ?? true,
     secretArgs: def.secretArgs ?? [],
+    expressionArgs: def.expressionArgs ?? [],
     plan: def.plan as (ctx: TaskContext<unknown>) => Promise<Plan>,
     rollback: def.rollback ?? (() => []),
   };
