@@ -87,7 +87,7 @@ async function assertTraversable(dir: string): Promise<void> {
     await run('runuser', ['-u', OS_USER, '--', 'test', '-x', dir]);
   } catch {
     throw new Error(
-      `the ${OS_USER} user cannot traverse ${dir}: every parent directory needs o+x (or put the cluster under /tmp)`,
+      `the ${OS_USER} user cannot traverse ${dir}: every parent directory needs o+x (a mkdtemp directory is 0700: chmod it 0711)`,
     );
   }
 }
