@@ -3,6 +3,7 @@
  * a Plan: steps as data, the undo data rollback needs, a diff, and a reason when nothing changes.
  * The runner journals the undo, then applies the steps; check mode stops before applying.
  */
+import type { Duplex } from 'node:stream';
 import type { z } from 'zod';
 import type { Probe } from '../transport/types.js';
 import type { Step } from './steps.js';
@@ -64,6 +65,11 @@ export interface TaskContext<A> {
   /** Mark a value as secret so every output masks it. */
   addSecret(value: string): void;
   signal: AbortSignal;
+  /**
+   * A TCP stream to host:port as seen from this host (its Connection.forwardTcp), for read-only
+   * database probes through an SSH tunnel during plan. Absent: connect from the controller.
+   */
+  openTcp?(host: string, port: number): Promise<Duplex>;
 }
 
 export interface RollbackContext {
