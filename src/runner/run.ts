@@ -1,0 +1,254 @@
+/**
+ * A whole run: create the run directory and journal, schedule the plays, apply the failure policy,
+ * and summarize. Also `rollback <id>` and `resume <id>`, which work from the run directory alone.
+ */
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { describeError, UsageError } from '../errors.js';
+import type { Inventory } from '../inventory/load.js';
+import type { Playbook } from '../playbook/types.js';
+import { Redactor } from '../report/redact.js';
+import { RunConnector } from './connector.js';
+import type { ConnectorOptions } from './connector.js';
+import type { Connector, HostState, RunContext, RunOptions } from './context.js';
+import type { EventSink, HostSummary, RunSummary } from './events.js';
+import { Journal, readJournal } from './journal.js';
+import { newRunId, runDirFor } from './paths.js';
+import { playHosts, runPlay } from './play.js';
+import { planRollback, rollbackHost } from './rollback.js';
+import type { PlannedRollback, RollbackDeps } from './rollback.js';
+
+export interface RunMeta {
+  runId: string;
+  playbook: string;
+  inventory: string;
+  limit?: string;
+  tags: string[];
+  skipTags: string[];
+  extraVars: Record<string, unknown>;
+  check: boolean;
+  startedAt: string;
+  connector: ConnectorOptions;
+}
+
+export interface StartRun {
+  playbook: Playbook;
+  inventory: Inventory;
+  opts: RunOptions;
+  connector: ConnectorOptions;
+  emit: EventSink;
+  signal: AbortSignal;
+  redactor?: Redactor;
+  /** Continue an earlier run (same id, same journal). */
+  resumeId?: string;
+  /** For tests: a connector other than SSH/local. */
+  connectorImpl?: Connector;
+}
+
+export async function runPlaybook(start: StartRun): Promise<RunSummary> {
+  const began = Date.now();
+  const runId = start.resumeId ?? newRunId();
+  const runDir = runDirFor(runId);
+  const redactor = start.redactor ?? new Redactor();
+  for (const h of start.inventory.hosts.values()) redactor.addFromVars(h.vars);
+  redactor.addFromVars(start.opts.extraVars);
+  for (const p of start.playbook.plays) redactor.addFromVars(p.vars);
+  const journal = Journal.open(runDir, redactor);
+  if (!start.resumeId) writeRunFiles(runDir, start, runId, redactor);
+  journal.append({ t: 'run', runId, at: new Date().toISOString(), playbook: start.playbook.file, check: start.opts.check, resume: start.resumeId !== undefined });
+
+  const connector = start.connectorImpl ?? new RunConnector(start.inventory, start.connector, start.signal);
+  const hosts = new Map<string, HostState>();
+  const run: RunContext = {
+    runId,
+    runDir,
+    opts: start.opts,
+    inventory: start.inventory,
+    hosts,
+    journal,
+    redactor,
+    connector,
+    emit: start.emit,
+    signal: start.signal,
+    results: [],
+  };
+  for (const play of start.playbook.plays) {
+    for (const name of playHosts(run, play)) {
+      const inv = start.inventory.hosts.get(name);
+      if (inv && !hosts.has(name)) {
+        hosts.set(name, { name, inv, spec: undefined as never, registered: {}, facts: {}, notified: new Set(), touched: false });
+      }
+    }
+  }
+  const deps = rollbackDeps(run);
+  start.emit({ kind: 'run-start', runId, playbook: start.playbook.file, check: start.opts.check, runDir });
+  const hooks = {
+    rollbackHost: async (host: string, reason: string) => {
+      const h = hosts.get(host);
+      if (!h || start.opts.check) return;
+      const ok = await rollbackHost(deps, host, reason);
+      h.state = ok ? 'rolled-back' : 'rollback-failed';
+    },
+    rollbackAll: async (reason: string) => {
+      if (start.opts.check) return;
+      const touched = [...hosts.values()].filter((h) => h.touched || hasUndo(journal.path, h.name));
+      await Promise.all(
+        touched.map(async (h) => {
+          const ok = await rollbackHost(deps, h.name, reason);
+          h.state = ok ? 'rolled-back' : 'rollback-failed';
+        }),
+      );
+    },
+  };
+  try {
+    for (const [i, play] of start.playbook.plays.entries()) {
+      if (run.aborted || start.signal.aborted) break;
+      await runPlay(run, play, i, hooks);
+    }
+  } finally {
+    await connector.closeAll();
+  }
+  if (start.signal.aborted) run.aborted ??= 'interrupted (Ctrl-C): no new tasks were started';
+  const summary = summarize(run, began);
+  journal.append({ t: 'end', at: new Date().toISOString(), success: summary.success });
+  journal.close();
+  start.emit({ kind: 'run-end', summary });
+  return summary;
+}
+
+function hasUndo(path: string, host: string): boolean {
+  return readJournal(path).some((r) => r.t === 'undo' && r.host === host);
+}
+
+function writeRunFiles(runDir: string, start: StartRun, runId: string, redactor: Redactor): void {
+  const meta: RunMeta = {
+    runId,
+    playbook: resolve(start.playbook.file),
+    inventory: resolve(start.inventory.file),
+    limit: start.opts.limit,
+    tags: start.opts.tags,
+    skipTags: start.opts.skipTags,
+    extraVars: redactor.redactValue(start.opts.extraVars),
+    check: start.opts.check,
+    startedAt: new Date().toISOString(),
+    connector: start.connector,
+  };
+  writeFileSync(join(runDir, 'meta.json'), JSON.stringify(meta, null, 2) + '\n', { mode: 0o600 });
+  copyFileSync(start.playbook.file, join(runDir, 'playbook.yaml'));
+  const snapshot = Object.fromEntries([...start.inventory.hosts].map(([n, h]) => [n, { groups: h.groups, vars: h.vars }]));
+  writeFileSync(join(runDir, 'inventory.json'), redactor.redact(JSON.stringify(snapshot, null, 2)) + '\n', { mode: 0o600 });
+}
+
+export function readRunMeta(runId: string): RunMeta {
+  const dir = runDirFor(runId);
+  const file = join(dir, 'meta.json');
+  if (!existsSync(file)) {
+    throw new UsageError(`no run with id ${runId} in ${dir}`, { hint: 'list runs with `ls .fleetplay/runs` (run ids are printed at the start of every run), or set FLEETPLAY_HOME' });
+  }
+  return JSON.parse(readFileSync(file, 'utf8')) as RunMeta;
+}
+
+function rollbackDeps(run: RunContext): RollbackDeps {
+  return {
+    runId: run.runId,
+    journal: run.journal,
+    connector: run.connector,
+    emit: run.emit,
+    redactor: run.redactor,
+    signal: new AbortController().signal,
+    hostVars: (h) => run.inventory.hosts.get(h)?.vars ?? {},
+  };
+}
+
+function summarize(run: RunContext, began: number): RunSummary {
+  const hosts: HostSummary[] = [];
+  for (const h of run.hosts.values()) {
+    const rs = run.results.filter((r) => r.host === h.name);
+    const count = (s: string) => rs.filter((r) => r.status === s).length;
+    const s: HostSummary = {
+      host: h.name,
+      state: h.state ?? (count('changed') > 0 ? 'changed' : 'ok'),
+      ok: count('ok'),
+      changed: count('changed'),
+      failed: count('failed'),
+      skipped: count('skipped'),
+      unreachable: count('unreachable'),
+      rolledBack: h.state === 'rolled-back' ? 1 : 0,
+    };
+    if (h.state === undefined && run.aborted) s.state = 'stopped';
+    if (h.error !== undefined || s.failed > 0) s.error = run.redactor.redact(h.error ?? rs.find((r) => r.error)?.error ?? '');
+    hosts.push(s);
+  }
+  const bad = hosts.filter((h) => h.state !== 'ok' && h.state !== 'changed');
+  return {
+    runId: run.runId,
+    check: run.opts.check,
+    runDir: run.runDir,
+    hosts,
+    results: run.results,
+    success: bad.length === 0 && run.aborted === undefined,
+    durationMs: Date.now() - began,
+    aborted: run.aborted,
+  };
+}
+
+export interface RollbackRunOptions {
+  runId: string;
+  inventory: Inventory;
+  connector: ConnectorOptions;
+  check: boolean;
+  hosts?: string[];
+  emit: EventSink;
+  signal: AbortSignal;
+  connectorImpl?: Connector;
+}
+
+export interface RollbackRunResult {
+  planned: PlannedRollback[];
+  ok: string[];
+  failed: string[];
+}
+
+/** `fleetplay rollback <id>`: every host with pending undo records, put back (or shown, with check). */
+export async function rollbackRun(o: RollbackRunOptions): Promise<RollbackRunResult> {
+  const runDir = runDirFor(o.runId);
+  readRunMeta(o.runId);
+  const redactor = new Redactor();
+  for (const h of o.inventory.hosts.values()) redactor.addFromVars(h.vars);
+  const journal = Journal.open(runDir, redactor);
+  const records = readJournal(journal.path);
+  const hostNames = [...new Set(records.flatMap((r) => (r.t === 'undo' ? [r.host] : [])))].filter((h) => !o.hosts || o.hosts.includes(h));
+  const connector = o.connectorImpl ?? new RunConnector(o.inventory, o.connector, o.signal);
+  const deps: RollbackDeps = {
+    runId: o.runId,
+    journal,
+    connector,
+    emit: o.emit,
+    redactor,
+    signal: o.signal,
+    hostVars: (h) => o.inventory.hosts.get(h)?.vars ?? {},
+  };
+  const planned = hostNames.map((h) => planRollback(deps, h)).filter((p) => p.records.length > 0);
+  const result: RollbackRunResult = { planned, ok: [], failed: [] };
+  if (o.check) {
+    journal.close();
+    return result;
+  }
+  try {
+    await Promise.all(
+      planned.map(async (p) => {
+        try {
+          const ok = await rollbackHost(deps, p.host, 'fleetplay rollback');
+          (ok ? result.ok : result.failed).push(p.host);
+        } catch (e) {
+          o.emit({ kind: 'rollback-end', host: p.host, ok: false, error: redactor.redact(describeError(e)) });
+          result.failed.push(p.host);
+        }
+      }),
+    );
+  } finally {
+    await connector.closeAll();
+    journal.close();
+  }
+  return result;
+}
