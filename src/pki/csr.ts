@@ -14,6 +14,9 @@ import { splitPem } from './pem.js';
 import { commonName, formatSlash, fromX509Name, parseSubject, toMap, toX509Name } from './names.js';
 import type { Rdn, SubjectInput } from './names.js';
 
+/** Extension OIDs (peculiar's `NAME` constants are display names, not OIDs). */
+export const OID_SAN = '2.5.29.17';
+
 /** A subjectAltName entry. */
 export interface San {
   type: 'dns' | 'ip' | 'email' | 'uri';
@@ -118,7 +121,7 @@ export function parseCsr(input: string | Buffer): CsrInfo {
     subjectMap: toMap(rdns),
     subjectRdns: rdns,
     cn: commonName(rdns),
-    san: sansOf(csr.getExtension(x509.SubjectAlternativeNameExtension.NAME)),
+    san: sansOf(csr.getExtension(OID_SAN)),
     key: describeKey(parsePublicKey(spki)),
     spki,
     pem: csr.toString('pem') + '\n',
