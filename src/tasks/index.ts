@@ -2,9 +2,15 @@
  * The registry of task modules: an explicit list, no filesystem discovery. Add a module by
  * importing it here and appending it to `ALL_TASKS`.
  */
+import { pgConnectTask } from './pg_connect.js';
+import { sqlTask } from './sql.js';
+import { tlsProbeTask } from './tls_probe.js';
 import type { TaskModule } from './types.js';
 
 export const ALL_TASKS: readonly TaskModule[] = [
+  sqlTask,
+  pgConnectTask,
+  tlsProbeTask,
 ];
 
 const byName = new Map<string, TaskModule>();
