@@ -5,9 +5,13 @@
 import { pgConnectTask } from './pg_connect.js';
 import { sqlTask } from './sql.js';
 import { tlsProbeTask } from './tls_probe.js';
+import { pemAgentFactsTask } from './pem_agent_facts.js';
+import { pemFleetCheckTask } from './pem_fleet_check.js';
 import type { TaskModule } from './types.js';
 
 export const ALL_TASKS: readonly TaskModule[] = [
+  pemAgentFactsTask,
+  pemFleetCheckTask,
   sqlTask,
   pgConnectTask,
   tlsProbeTask,
