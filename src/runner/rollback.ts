@@ -34,7 +34,10 @@ export interface PlannedRollback {
 
 /** What rolling back a host would do (rollback --check prints this). */
 export function planRollback(deps: Pick<RollbackDeps, 'journal' | 'runId' | 'hostVars'>, host: string): PlannedRollback {
-  const records = pendingUndo(readJournal(deps.journal.path), host);
+  // Records that restart or reload a service run last, after every file is restored, so the service
+  // rereads the restored files (a module marks them with `after_restore: true` in its undo data).
+  const all = pendingUndo(readJournal(deps.journal.path), host);
+  const records = [...all.filter((r) => r.undo.after_restore !== true), ...all.filter((r) => r.undo.after_restore === true)];
   return {
     host,
     records: records.map((r) => {
