@@ -118,9 +118,22 @@ function serial(): string {
 
 /** A self-signed CA: key + certificate. */
 export async function selfSignedCa(opts: { keyFile: string; certFile: string; subject: string; key?: KeySpec; days?: number }): Promise<void> {
+  await selfSigned({ ...opts, profile: 'root-ca' });
+}
+
+/** A self-signed certificate with a new key (a CA, or a server cert like httpd's default one). */
+export async function selfSigned(opts: {
+  keyFile: string;
+  certFile: string;
+  subject: string;
+  profile: CertProfile;
+  key?: KeySpec;
+  days?: number;
+  san?: string[];
+}): Promise<void> {
   const key = opts.key ?? { type: 'rsa' };
   await genKey(opts.keyFile, key);
-  await withConfig(extensions('root-ca', key, []), async (cfg) => {
+  await withConfig(extensions(opts.profile, key, opts.san ?? []), async (cfg) => {
     await run(
       ['openssl', 'req', '-new', '-x509', '-config', cfg, '-extensions', 'lab_ext', '-key', opts.keyFile, '-subj', opts.subject,
         '-days', String(opts.days ?? 3650), '-sha256', '-set_serial', serial(), '-out', opts.certFile],
