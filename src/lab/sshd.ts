@@ -74,6 +74,9 @@ function sshdConfig(dir: string, host: SshdHost): string {
     'StrictModes no',
     'UsePAM no',
     'UseDNS no',
+    // bash sources ~/.bashrc for every ssh command when SHLVL<2; this machine's root .bashrc is slow
+    // (pyenv init) and would dominate each exec. Starting at 1 skips it, like a guarded .bashrc.
+    'SetEnv SHLVL=1',
     'MaxSessions 10',
     'MaxStartups 200:30:400',
     'PrintMotd no',

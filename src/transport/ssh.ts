@@ -7,8 +7,9 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Duplex } from 'node:stream';
-import { Client, utils } from 'ssh2';
-import type { ClientChannel, ConnectConfig, SFTPWrapper } from 'ssh2';
+// ssh2 is CommonJS: its named exports are reached through the default export.
+import ssh2 from 'ssh2';
+import type { Client, ClientChannel, ConnectConfig, SFTPWrapper, Stats } from 'ssh2';
 import { ConnectionError, TaskError } from '../errors.js';
 import { becomeTarget, buildCommand, sudoRefusal } from './command.js';
 import { preferredHostKeyAlgorithms, readKnownHosts, verifyHostKey } from './knownhosts.js';
@@ -48,7 +49,7 @@ function buildAuth(spec: ConnectionSpec): Auth {
     if (spec.privateKeyPassphraseEnv !== undefined && passphrase === undefined) {
       throw new ConnectionError(`the passphrase variable $${spec.privateKeyPassphraseEnv} for ${spec.privateKeyFile} is not set`, { host: spec.name, hint: `export ${spec.privateKeyPassphraseEnv} before running` });
     }
-    const parsed = utils.parseKey(data, passphrase);
+    const parsed = ssh2.utils.parseKey(data, passphrase);
     if (parsed instanceof Error) {
       const encrypted = /encrypted|passphrase|decrypt/i.test(parsed.message);
       throw new ConnectionError(`cannot use private key ${spec.privateKeyFile}: ${encrypted ? 'it is encrypted and the passphrase is missing or wrong' : 'unsupported or malformed key'}`, {
@@ -96,7 +97,7 @@ function openClient(spec: ConnectionSpec, signal?: AbortSignal): Promise<Client>
   const auth = buildAuth(spec);
   const prefer = preferredHostKeyAlgorithms(readKnownHosts(spec.knownHostsFile), spec.address, spec.port);
   return new Promise((resolve, reject) => {
-    const client = new Client();
+    const client = new ssh2.Client();
     let hostKeyError: unknown;
     let settled = false;
     const done = (e: unknown): void => {
@@ -236,8 +237,20 @@ class SshConnection implements Connection {
       if (timeoutMs !== undefined) {
         timer = setTimeout(() => finish(new ConnectionError(`command on ${this.host} timed out after ${timeoutMs}ms`, { host: this.host, hint: 'raise the task timeout, or check why the command hangs' })), timeoutMs);
       }
-      this.client.exec(cmd, (err, channel) => {
-        if (err) return finish(new ConnectionError(`cannot open a command channel on ${this.host}: ${err.message}`, { host: this.host, cause: err }));
+      // sshd frees a session slot only once it has reaped the command's process, which can be a
+      // moment after the channel closed: a refused open is retried briefly before it counts.
+      const open = (attempt: number): void => {
+        if (settled) return;
+        this.client.exec(cmd, (err, channel) => (err ? opened(err, attempt) : run(channel)));
+      };
+      const opened = (err: Error, attempt: number): void => {
+        if (/open failed/i.test(err.message) && attempt < 8 && !this.broken) {
+          setTimeout(() => open(attempt + 1), Math.min(10 * 2 ** attempt, 250));
+          return;
+        }
+        finish(new ConnectionError(`cannot open a command channel on ${this.host}: ${err.message}`, { host: this.host, cause: err, hint: 'the server refuses new sessions: check MaxSessions in its sshd_config (fleetplay needs 9)' }));
+      };
+      const run = (channel: ClientChannel): void => {
         ch = channel;
         if (settled) return void channel.close();
         const out: Buffer[] = [];
@@ -258,7 +271,8 @@ class SshConnection implements Connection {
         });
         channel.on('error', (e: Error) => finish(new ConnectionError(`command channel on ${this.host} failed: ${e.message}`, { host: this.host, cause: e })));
         channel.end(stdin);
-      });
+      };
+      open(0);
     });
   }
 
@@ -305,7 +319,7 @@ class SshConnection implements Connection {
     const target = this.becomeFor();
     if (target !== null) return shellStat(this.shellRunner(target), this.host, path);
     try {
-      const st = await this.sftpCall<import('ssh2').Stats>('stat', path, (s, cb) => s.lstat(path, cb));
+      const st = await this.sftpCall<Stats>('stat', path, (s, cb) => s.lstat(path, cb));
       const type = st.isFile() ? 'file' : st.isDirectory() ? 'directory' : st.isSymbolicLink() ? 'symlink' : 'other';
       const [owner, group] = await this.idNames(st.uid, st.gid);
       return { path, type, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, owner, group, size: st.size, mtimeMs: st.mtime * 1000 };
