@@ -4,6 +4,9 @@
 # it installs, and does nothing (exit 0) when everything is already there. It never starts a
 # service: the tests start their own sshd and PostgreSQL processes on loopback.
 set -eu
+# Look where Debian installs these, whatever PATH the caller had.
+PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin${PATH:+:$PATH}
+export PATH
 
 missing=""
 need() { # need <package> <test...>
@@ -32,7 +35,7 @@ if [ -z "$missing" ]; then
 fi
 
 echo "ensure-deps: installing:$missing"
-if [ "$(id -u)" -ne 0 ]; then
+if [ "$(id -u 2>/dev/null || echo unknown)" != 0 ]; then
   echo "ensure-deps: must run as root to install:$missing" >&2
   exit 1
 fi
