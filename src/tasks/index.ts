@@ -7,9 +7,37 @@ import { sqlTask } from './sql.js';
 import { tlsProbeTask } from './tls_probe.js';
 import { pemAgentFactsTask } from './pem_agent_facts.js';
 import { pemFleetCheckTask } from './pem_fleet_check.js';
+import { assertTask } from './assert.js';
+import { backupTask } from './backup.js';
+import { commandTask } from './command.js';
+import { copyTask } from './copy.js';
+import { debugTask } from './debug.js';
+import { fetchTask } from './fetch.js';
+import { fileTask } from './file.js';
+import { iniTask } from './ini.js';
+import { lineinfileTask } from './lineinfile.js';
+import { pauseTask } from './pause.js';
+import { serviceTask } from './service.js';
+import { set_factTask } from './set_fact.js';
+import { shellTask } from './shell.js';
+import { wait_forTask } from './wait_for.js';
 import type { TaskModule } from './types.js';
 
 export const ALL_TASKS: readonly TaskModule[] = [
+  assertTask,
+  backupTask,
+  commandTask,
+  copyTask,
+  debugTask,
+  fetchTask,
+  fileTask,
+  iniTask,
+  lineinfileTask,
+  pauseTask,
+  serviceTask,
+  set_factTask,
+  shellTask,
+  wait_forTask,
   pemAgentFactsTask,
   pemFleetCheckTask,
   sqlTask,
