@@ -82,12 +82,25 @@ export function labScript(name: string): string {
 export type LabService = 'pemagent' | 'httpd';
 export type ServiceCommands = Record<string, string[]>;
 
-/** start/stop/restart/status (and reload/configtest for httpd) argv for a lab service on a host. */
-export function labServiceCommands(service: LabService, root: string, opts: { intervalMs?: number } = {}): ServiceCommands {
+function ctlBase(service: LabService, root: string, opts: { intervalMs?: number }): string[] {
   const base = [process.execPath, labScript('service-ctl.mjs'), service, '--root', root];
   if (service === 'pemagent') base.push('--interval-ms', String(opts.intervalMs ?? 1000));
-  const actions = service === 'httpd' ? ['start', 'stop', 'restart', 'reload', 'status', 'configtest'] : ['start', 'stop', 'restart', 'status'];
+  return base;
+}
+
+/**
+ * start/stop/restart/status (and reload for httpd) argv for a lab service on a host: exactly the
+ * keys the `service` module accepts in fleetplay_service_commands.
+ */
+export function labServiceCommands(service: LabService, root: string, opts: { intervalMs?: number } = {}): ServiceCommands {
+  const base = ctlBase(service, root, opts);
+  const actions = service === 'httpd' ? ['start', 'stop', 'restart', 'reload', 'status'] : ['start', 'stop', 'restart', 'status'];
   return Object.fromEntries(actions.map((a) => [a, [...base, a]]));
+}
+
+/** `apachectl configtest` for the lab httpd: parses the conf, loads cert and key; exit 1 on error. */
+export function labHttpdConfigtest(root: string): string[] {
+  return [...ctlBase('httpd', root, {}), 'configtest'];
 }
 
 export interface CtlResult {
