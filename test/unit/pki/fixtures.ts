@@ -1,0 +1,40 @@
+/** A small PKI for tests: root (RSA), intermediate (EC), leaves, made by our own pki code. */
+import { createCsr } from '../../../src/pki/csr.js';
+import { generateKey } from '../../../src/pki/keys.js';
+import type { KeySpec } from '../../../src/pki/keys.js';
+import { createIntermediateCa, createSelfSignedCa, issueCertificate } from '../../../src/pki/sign.js';
+import type { CaMaterial, IssueOptions } from '../../../src/pki/sign.js';
+import type { KeyObject } from 'node:crypto';
+
+export interface TestCa extends CaMaterial {
+  name: string;
+}
+
+export async function makeRoot(cn: string, spec: KeySpec = { type: 'ec', curve: 'P-256' }, extra: { notBefore?: Date; notAfter?: Date } = {}): Promise<TestCa> {
+  const k = await generateKey(spec);
+  return { name: cn, key: k.privateKey, certPem: await createSelfSignedCa({ key: k.privateKey, subject: { O: 'Fleet Test', CN: cn }, days: 3650, ...extra }) };
+}
+
+export async function makeIntermediate(cn: string, issuer: CaMaterial, spec: KeySpec = { type: 'ec', curve: 'P-384' }): Promise<TestCa> {
+  const k = await generateKey(spec);
+  return { name: cn, key: k.privateKey, certPem: await createIntermediateCa({ publicKey: k.publicKey, subject: { O: 'Fleet Test', CN: cn }, days: 1825, issuer }) };
+}
+
+export interface TestLeaf {
+  key: KeyObject;
+  csrPem: string;
+  certPem: string;
+  serialHex: string;
+}
+
+export async function makeLeaf(
+  cn: string,
+  ca: CaMaterial,
+  opts: Partial<Omit<IssueOptions, 'csrPem' | 'ca'>> & { spec?: KeySpec; csrSan?: string[] } = {},
+): Promise<TestLeaf> {
+  const k = await generateKey(opts.spec ?? { type: 'ec', curve: 'P-256' });
+  const csrPem = await createCsr({ key: k.privateKey, subject: { CN: cn }, san: opts.csrSan ?? [] });
+  const { spec: _s, csrSan: _c, ...rest } = opts;
+  const issued = await issueCertificate({ days: 365, usage: 'client', ...rest, csrPem, ca });
+  return { key: k.privateKey, csrPem, certPem: issued.certPem, serialHex: issued.serialHex };
+}
