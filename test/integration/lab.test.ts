@@ -4,7 +4,9 @@
  * restarted (over real SSH, with the inventory's service command), then is refused with
  * `unknown ca` and stops heartbeating; down leaves none of the lab's processes running.
  */
+import { X509Certificate } from 'node:crypto';
 import { execFile } from 'node:child_process';
+import { connect } from 'node:tls';
 import { chmod, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { labDown, labStatus, labUp } from '../../src/lab/lab.js';
 import type { LabState } from '../../src/lab/lab.js';
+import { issueCert } from '../../src/lab/openssl.js';
 import { issueAgentCert } from '../../src/lab/pem-ca.js';
 import { attachPgCluster } from '../../src/lab/postgres.js';
 import { isOurProcess } from '../../src/lab/procs.js';
@@ -85,6 +88,11 @@ describe('lab', () => {
     expect(password.length).toBeGreaterThan(10);
     expect(invText.includes(password)).toBe(false);
     expect((await stat(lab.secretsFile)).mode & 0o777).toBe(0o600);
+
+    // Up again on a running lab starts nothing and says so.
+    const again = await labUp({ dir, agents: 3 });
+    expect(again.alreadyUp).toBe(true);
+    expect(again.sshd.pids).toEqual(lab.sshd.pids);
   });
 
   it('an agent restarted with a certificate from another CA is refused with unknown ca and stops heartbeating', async () => {
@@ -128,6 +136,40 @@ describe('lab', () => {
     expect(s3?.lastHeartbeatCert?.issuer).toBe('CN=PEM');
     expect(s3?.lastError?.message).toMatch(/unknown ca/);
     expect(st.agents.filter((a) => a.healthy).map((a) => a.id)).toEqual([1, 2]);
+  });
+
+  it('httpd serves the certificate of its conf, configtest catches a mismatched key, reload switches certificates', async () => {
+    const h = lab.httpd;
+    const ca = lab.corporateCa;
+    if (h === undefined || ca === undefined) throw new Error('lab state incomplete');
+    const inv = parse(await readFile(lab.inventoryFile, 'utf8'));
+    const server = inv.all.children.pem_server.hosts['pem-server'];
+    const cmds = server.fleetplay_service_commands;
+    const served = () =>
+      new Promise<string>((res, rej) => {
+        const s = connect({ host: h.address, port: h.port, rejectUnauthorized: false }, () => {
+          res(s.getPeerX509Certificate()?.fingerprint256 ?? '');
+          s.end();
+        });
+        s.once('error', rej);
+      });
+    const fingerprintOf = async (f: string) => new X509Certificate(await readFile(f)).fingerprint256;
+    expect(await served()).toBe(await fingerprintOf(h.certFile));
+    const exec = (argv: string[]) => run(argv[0] ?? '', argv.slice(1)).then(() => 0, (e: { code?: number }) => e.code ?? -1);
+    expect(await exec(server.pem_httpd_configtest)).toBe(0);
+    expect(await exec(cmds['pem-db'].status)).toBe(0);
+
+    // A key that does not belong to the certificate: configtest and reload refuse it.
+    await issueCert({ caCert: ca.issuingCert, caKey: ca.issuingKey, keyFile: h.keyFile, certFile: join(root, 'unused.crt'), subject: '/CN=x', profile: 'server' });
+    expect(await exec(server.pem_httpd_configtest)).toBe(1);
+    expect(await exec(cmds.httpd.reload)).not.toBe(0);
+
+    // A new pair from the corporate CA, then reload: the new certificate is served.
+    await issueCert({ caCert: ca.issuingCert, caKey: ca.issuingKey, keyFile: h.keyFile, certFile: h.certFile, subject: '/CN=pem-server', profile: 'server' });
+    expect(await exec(server.pem_httpd_configtest)).toBe(0);
+    expect(await exec(cmds.httpd.reload)).toBe(0);
+    const want = await fingerprintOf(h.certFile);
+    await waitFor('the new certificate to be served', async () => (await served()) === want);
   });
 
   it('lab down stops every process of the lab, and is safe to call twice', async () => {
