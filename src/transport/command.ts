@@ -3,6 +3,7 @@
  * runs: `cd -- dir &&`, `env K=V`, and become (`sudo -n -u user -- sh -c '...'`). All quoting goes
  * through src/shell/quote.ts. Also recognises sudo refusing to run without a password.
  */
+import { constants } from 'node:os';
 import { ConnectionError } from '../errors.js';
 import { quoteArg, shellJoin, withEnv } from '../shell/quote.js';
 import type { ConnectionSpec, ExecOptions } from './types.js';
@@ -47,4 +48,11 @@ export function sudoRefusal(host: string, loginUser: string, target: string, exi
     });
   }
   return null;
+}
+
+/** A signal name as `SIGTERM`, and the exit code a shell would report for it (128 + number). */
+export function signalExit(name: string): { signal: string; exitCode: number } {
+  const signal = name.startsWith('SIG') ? name : `SIG${name}`;
+  const num = (constants.signals as Record<string, number | undefined>)[signal];
+  return { signal, exitCode: 128 + (num ?? 0) };
 }

@@ -10,7 +10,7 @@ import { userInfo } from 'node:os';
 import type { Duplex } from 'node:stream';
 import { ConnectionError } from '../errors.js';
 import { withEnv } from '../shell/quote.js';
-import { becomeTarget, sudoArgv, sudoRefusal } from './command.js';
+import { becomeTarget, signalExit, sudoArgv, sudoRefusal } from './command.js';
 import { shellReadFile, shellStat, shellWriteAtomic } from './shellfs.js';
 import type { RawResult, RawRunner } from './shellfs.js';
 import type { CommandResult, Connection, ConnectionSpec, ExecOptions, RemoteStat, WriteOptions } from './types.js';
@@ -88,7 +88,8 @@ class LocalConnection implements Connection {
           const cwdMissing = spawnError.code === 'ENOENT' && opts.cwd !== undefined;
           return resolve({ exitCode, signal: null, stdout: Buffer.alloc(0), stderr: `${cmd}: ${cwdMissing ? `cannot run (is ${opts.cwd} a directory?)` : spawnError.message}\n` });
         }
-        resolve({ exitCode: code ?? 128, signal: signal ?? null, stdout: Buffer.concat(out), stderr: Buffer.concat(errs).toString('utf8') });
+        const status = signal === null ? { exitCode: code ?? 0, signal: null } : signalExit(signal);
+        resolve({ ...status, stdout: Buffer.concat(out), stderr: Buffer.concat(errs).toString('utf8') });
       });
       child.stdin.end(opts.stdin);
     });

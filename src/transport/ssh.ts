@@ -11,7 +11,7 @@ import type { Duplex } from 'node:stream';
 import ssh2 from 'ssh2';
 import type { Client, ClientChannel, ConnectConfig, SFTPWrapper, Stats } from 'ssh2';
 import { ConnectionError, TaskError } from '../errors.js';
-import { becomeTarget, buildCommand, sudoRefusal } from './command.js';
+import { becomeTarget, buildCommand, signalExit, sudoRefusal } from './command.js';
 import { preferredHostKeyAlgorithms, readKnownHosts, verifyHostKey } from './knownhosts.js';
 import { Semaphore } from './semaphore.js';
 import { shellReadFile, shellStat, shellWriteAtomic, tempPathFor, ownerSpec } from './shellfs.js';
@@ -181,6 +181,9 @@ class SshConnection implements Connection {
   }
 
   private guard<T>(p: Promise<T>): Promise<T> {
+    // The caller built `p` already; once the connection is gone it may reject ("Not connected")
+    // after we stopped listening, which must not surface as an unhandled rejection.
+    p.catch(() => undefined);
     if (this.broken) return Promise.reject(this.broken);
     return Promise.race([p, this.lost]);
   }
@@ -267,7 +270,8 @@ class SshConnection implements Connection {
           if (code === null && sig === null) {
             return finish(new ConnectionError(`connection to ${this.host} lost (the command ended without an exit status)`, { host: this.host }));
           }
-          finish(null, { exitCode: code ?? 128, signal: sig, stdout: Buffer.concat(out), stderr: Buffer.concat(errs).toString('utf8') });
+          const status = sig === null ? { exitCode: code ?? 0, signal: null } : signalExit(sig);
+          finish(null, { ...status, stdout: Buffer.concat(out), stderr: Buffer.concat(errs).toString('utf8') });
         });
         channel.on('error', (e: Error) => finish(new ConnectionError(`command channel on ${this.host} failed: ${e.message}`, { host: this.host, cause: e })));
         channel.end(stdin);
