@@ -139,10 +139,9 @@ export function buildChain(opts: VerifyChainOptions): ChainVerdict & { trusted: 
     };
     const next = pick(anchors) ?? pick(untrusted);
     if (!next) {
-      return {
-        ...fail(chain, 'unable to get issuer', depth, `no certificate of issuer ${cur.issuer} (of ${cur.subject}) among the trusted CAs or the intermediates`),
-        trusted: false,
-      };
+      const v = fail(chain, 'unable to get issuer', depth, `no certificate of issuer ${cur.issuer} (of ${cur.subject}) among the trusted CAs or the intermediates`);
+      // OpenSSL says "unable to get issuer certificate" (2) when the chain ends in a trusted non-root
+      return { ...v, opensslCode: isAnchor(cur) ? 2 : 20, trusted: false };
     }
     chain.push(next);
   }

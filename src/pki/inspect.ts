@@ -102,6 +102,7 @@ export function certFromDer(der: Buffer): CertInfo {
 
 /** Every certificate in a PEM bundle (or one DER certificate), in file order. */
 export function parseCertificates(input: string | Buffer): CertInfo[] {
+  if (typeof input === 'string' && !isPem(input)) return [];
   if (!isPem(input)) return [certFromDer(Buffer.isBuffer(input) ? input : Buffer.from(input, 'latin1'))];
   return splitPem(input)
     .filter((b) => CERT_LABELS.has(b.label))

@@ -122,7 +122,8 @@ export function formatSlash(rdns: readonly Rdn[]): string {
 
 /** OpenSSL 3's default one-line form: `C = IN, O = PEM, CN = agent1`. */
 export function formatOneline(rdns: readonly Rdn[]): string {
-  return rdns.map((r) => `${r.type} = ${r.value.replace(/[,+"\\<>;]/g, '\\$&')}`).join(', ');
+  const quote = (v: string): string => (/[,+"\\<>;]/.test(v) ? `"${v.replace(/["\\]/g, '\\$&')}"` : v);
+  return rdns.map((r) => `${r.type} = ${quote(r.value)}`).join(', ');
 }
 
 /** The subject as a map; a repeated type keeps its first value (use the RDN list for all). */
