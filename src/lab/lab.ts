@@ -146,11 +146,13 @@ async function bringUp(state: LabState, opts: LabUpOptions, n: number): Promise<
   );
   state.agents = agents;
   await writeLabState(state);
-  for (const a of agents) {
-    const r = await runCtl(labServiceCommands('pemagent', a.root, { intervalMs }).start ?? []);
-    if (r.code !== 0) throw labError(`pemagent ${a.id} did not start: ${r.stderr.trim()}`, a.host);
-    a.startedPid = Number((await readFile(a.pidFile, 'utf8')).trim());
-  }
+  await Promise.all(
+    agents.map(async (a) => {
+      const r = await runCtl(labServiceCommands('pemagent', a.root, { intervalMs }).start ?? []);
+      if (r.code !== 0) throw labError(`pemagent ${a.id} did not start: ${r.stderr.trim()}`, a.host);
+      a.startedPid = Number((await readFile(a.pidFile, 'utf8')).trim());
+    }),
+  );
   await writeLabState(state);
 
   const httpdPort = await freePort();
