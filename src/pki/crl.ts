@@ -13,7 +13,7 @@ import type { CertSource, ChainError } from './chain.js';
 import type { CertInfo } from './inspect.js';
 import { commonName, formatSlash, fromX509Name, namesEqual } from './names.js';
 import type { Rdn } from './names.js';
-import { isPem, splitPem } from './pem.js';
+import { isPem, splitPem, toPem } from './pem.js';
 import { loadCert } from './sign.js';
 import type { CaMaterial } from './sign.js';
 import { x509 } from './x509.js';
@@ -33,6 +33,8 @@ export interface CrlInfo {
   thisUpdate: Date;
   nextUpdate: Date | undefined;
   revoked: RevokedEntry[];
+  /** Authority key identifier (lowercase hex), when the CRL carries one. */
+  aki: string | undefined;
   der: Buffer;
   pem: string;
 }
@@ -51,7 +53,9 @@ function crlFromDer(der: Buffer): CrlInfo {
     throw new TaskError('the CRL cannot be decoded', { hint: 'check that the file is an X.509 CRL (BEGIN X509 CRL)', cause: e });
   }
   const rdns = fromX509Name(crl.issuerName);
+  const akiExt = crl.getExtension('2.5.29.35');
   return {
+    aki: akiExt ? new x509.AuthorityKeyIdentifierExtension(akiExt.rawData).keyId?.toLowerCase() : undefined,
     issuer: formatSlash(rdns),
     issuerRdns: rdns,
     issuerCn: commonName(rdns),
@@ -59,7 +63,7 @@ function crlFromDer(der: Buffer): CrlInfo {
     nextUpdate: crl.nextUpdate,
     revoked: crl.entries.map((e) => ({ serial: normalizeSerial(e.serialNumber), date: e.revocationDate })),
     der,
-    pem: crl.toString('pem') + '\n',
+    pem: toPem('X509 CRL', der),
   };
 }
 
@@ -67,7 +71,7 @@ function crlFromDer(der: Buffer): CrlInfo {
 export function parseCrls(input: string | Buffer): CrlInfo[] {
   if (!isPem(input)) return [crlFromDer(Buffer.isBuffer(input) ? input : Buffer.from(input, 'latin1'))];
   return splitPem(input)
-    .filter((b) => b.label === 'X509 CRL')
+    .filter((b) => b.label === 'X509 CRL' || b.label === 'CRL')
     .map((b) => crlFromDer(b.der));
 }
 
@@ -118,7 +122,8 @@ export async function createCrl(opts: CreateCrlOptions): Promise<string> {
     extensions: [new x509.AuthorityKeyIdentifierExtension(keyId), new x509.Extension('2.5.29.20', false, derInteger(crlNumber))],
     entries: (opts.revoked ?? []).map((r) => ({ serialNumber: normalizeSerial(r.serial), revocationDate: r.date ?? now })),
   });
-  return crl.toString('pem') + '\n';
+  // peculiar labels it 'CRL'; openssl and PostgreSQL read only 'X509 CRL'
+  return toPem('X509 CRL', crl.rawData);
 }
 
 /** The TLS alert the client sees when the server refuses its certificate. */
@@ -204,14 +209,17 @@ async function checkRevocation(
   for (let i = 0; i < chain.length; i++) {
     const cert = chain[i] as CertInfo;
     const issuer = chain[i + 1] ?? cert;
-    const byName = crls.filter((c) => namesEqual(c.issuerRdns, cert.issuerRdns));
+    const named = crls.filter((c) => namesEqual(c.issuerRdns, cert.issuerRdns));
+    // like OpenSSL's CRL scoring: a CRL whose AKI names another key is not this issuer's CRL
+    const byName = named.filter((c) => c.aki === undefined || issuer.ski === undefined || c.aki === issuer.ski);
     if (byName.length === 0) {
-      return { reason: 'unable to get CRL', depth: i, detail: `${crlFile} has no CRL from ${dnText(cert.issuerRdns)} (the issuer of ${dnText(cert.subjectRdns)})` };
+      const why = named.length > 0 ? ` (a CRL named ${dnText(cert.issuerRdns)} is there, but from another key: an old CA with the same name?)` : '';
+      return { reason: 'unable to get CRL', depth: i, detail: `${crlFile} has no CRL from ${dnText(cert.issuerRdns)}, the issuer of ${dnText(cert.subjectRdns)}${why}` };
     }
     const signed: CrlInfo[] = [];
     for (const c of byName) if (await crlSignedBy(c, issuer)) signed.push(c);
     if (signed.length === 0) {
-      return { reason: 'CRL signature', depth: i, detail: `the CRL in ${crlFile} named ${dnText(cert.issuerRdns)} is not signed by that CA's key (an old CA with the same name?)` };
+      return { reason: 'CRL signature', depth: i, detail: `the CRL in ${crlFile} named ${dnText(cert.issuerRdns)} does not verify with that CA's key` };
     }
     const current = (c: CrlInfo): boolean => c.thisUpdate.getTime() <= now.getTime() && (c.nextUpdate === undefined || c.nextUpdate.getTime() >= now.getTime());
     const crl = [...signed].sort((a, b) => Number(current(b)) - Number(current(a)) || b.thisUpdate.getTime() - a.thisUpdate.getTime())[0] as CrlInfo;
