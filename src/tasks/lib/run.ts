@@ -6,7 +6,7 @@
 import { posix } from 'node:path';
 import type { Plan, TaskContext } from '../types.js';
 import type { ExecStep } from '../steps.js';
-import { shellJoin } from '../../shell/quote.js';
+import { quoteArg } from '../../shell/quote.js';
 
 export interface RunOptions {
   creates?: string | undefined;
@@ -19,12 +19,17 @@ export interface RunOptions {
 /** The capture name of the command's stdout; the runner registers the exec's full result. */
 export const RUN_CAPTURE = 'stdout';
 
+/** A command line for display only (labels, reasons): plain words stay plain, even with a leading dash. */
+export function displayArgv(argv: readonly string[]): string {
+  return argv.map((a) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(a) ? a : quoteArg(a))).join(' ');
+}
+
 function resolveIn(chdir: string | undefined, p: string): string {
   return chdir !== undefined && !p.startsWith('/') ? posix.join(chdir, p) : p;
 }
 
 export async function planRun(ctx: TaskContext<unknown>, argv: string[], o: RunOptions): Promise<Plan> {
-  const cmdline = shellJoin(argv);
+  const cmdline = displayArgv(argv);
   if (o.creates !== undefined) {
     const p = resolveIn(o.chdir, o.creates);
     if ((await ctx.probe.stat(p)) !== null) {
