@@ -81,6 +81,7 @@ function connectorOpts(o: CommonOpts): ConnectorOptions {
     knownHostsFile: resolve(o.knownHosts ?? process.env.FLEETPLAY_KNOWN_HOSTS ?? join(homedir(), '.ssh', 'known_hosts')),
     acceptUnknownHostKey: o.acceptNewHostKeys === true,
     connectTimeoutMs: timeout * 1000,
+    knownHostsExplicit: o.knownHosts !== undefined,
   };
 }
 
@@ -182,7 +183,7 @@ export function buildProgram(setCode: (n: number) => void): Command {
   );
   commonOptions(program.command('validate <playbook>').description('check the playbook and inventory without connecting to any host')).action(async (pbf: string, o: CommonOpts) => {
     const { pb, inv } = loadAll(pbf, o);
-    say(`${pbf}: valid — ${pb.plays.length} play(s), ${pb.plays.reduce((n, p) => n + p.tasks.length, 0)} task(s); inventory ${o.inventory}: ${inv.hosts.size} host(s)`);
+    say(`${pbf}: valid — ${pb.plays.length} play(s), ${pb.plays.reduce((n: number, p: { tasks: unknown[] }) => n + p.tasks.length, 0)} task(s); inventory ${o.inventory}: ${inv.hosts.size} host(s)`);
     setCode(EXIT.ok);
   });
 

@@ -13,6 +13,8 @@ export interface ConnectorOptions {
   knownHostsFile: string;
   acceptUnknownHostKey: boolean;
   connectTimeoutMs: number;
+  /** --known-hosts was given: it wins over the host var `fleetplay_known_hosts_file`. */
+  knownHostsExplicit?: boolean;
 }
 
 const LOCALHOST: ConnectionSpec = {
@@ -32,7 +34,9 @@ const LOCALHOST: ConnectionSpec = {
 export function specFor(inventory: Inventory, host: string, opts: ConnectorOptions): ConnectionSpec {
   const h = inventory.hosts.get(host);
   if (h === undefined) return { ...LOCALHOST, name: host };
-  return connectionSpecFor(h, opts);
+  const hostFile = h.vars.fleetplay_known_hosts_file;
+  const knownHostsFile = !opts.knownHostsExplicit && typeof hostFile === 'string' ? hostFile : opts.knownHostsFile;
+  return connectionSpecFor(h, { ...opts, knownHostsFile });
 }
 
 export class RunConnector implements Connector {
