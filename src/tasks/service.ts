@@ -45,6 +45,8 @@ export interface ServiceUndo {
   /** Set when the plan changes enablement. */
   wasEnabled?: boolean;
   wait: number;
+  /** Always true: rollback runs this record after the host's files are restored. */
+  after_restore: true;
 }
 
 interface Ops {
@@ -125,7 +127,8 @@ export const serviceTask = defineTask({
     const active = st.exitCode === 0;
     const steps: Step[] = [];
     const what: string[] = [];
-    const undo: ServiceUndo = { name: a.name, manager, wasActive: active, wait: a.wait };
+    // after_restore: the runner replays this after every file of the host is restored, so the service rereads them.
+    const undo: ServiceUndo = { name: a.name, manager, wasActive: active, wait: a.wait, after_restore: true };
     if (commands !== undefined) undo.commands = commands;
 
     if (a.enabled !== undefined) {
