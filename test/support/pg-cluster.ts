@@ -10,6 +10,8 @@ import { chmod, copyFile, lstat, mkdir, readFile, rename, writeFile } from 'node
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import type { Step, StepApi } from '../../src/tasks/steps.js';
+import type { TaskContext } from '../../src/tasks/types.js';
 import type { Connection, RemoteStat } from '../../src/transport/types.js';
 import { startPgCluster } from '../../src/lab/postgres.js';
 import type { PgCluster } from '../../src/lab/postgres.js';
@@ -246,4 +248,46 @@ export function localTestConnection(name = 'localhost'): Connection {
     },
     async close() {},
   };
+}
+
+/** A TaskContext for calling a module's plan() directly (the runner is tested on its own). */
+export function testTaskContext<A>(
+  args: A,
+  opts: { conn?: Connection; check?: boolean; tunnel?: boolean; host?: string } = {},
+): { ctx: TaskContext<A>; secrets: string[] } {
+  const conn = opts.conn ?? localTestConnection(opts.host ?? 'localhost');
+  const secrets: string[] = [];
+  const ctx: TaskContext<A> = {
+    args,
+    host: { name: conn.host, vars: {} },
+    probe: conn,
+    probeHost: async () => conn,
+    check: opts.check ?? false,
+    runId: 'test-run',
+    backupDir: '/tmp/fleetplay-test-backups',
+    taskKey: 'test-task',
+    runDir: '/tmp/fleetplay-test-run',
+    registered: {},
+    addSecret: (v) => secrets.push(v),
+    signal: new AbortController().signal,
+    ...(opts.tunnel ? { openTcp: (h: string, p: number) => conn.forwardTcp(h, p) } : {}),
+  };
+  return { ctx, secrets };
+}
+
+/** Run a plan's call steps the way the runner would on apply; returns each step's result. */
+export async function runCallSteps(steps: readonly Step[], conn: Connection = localTestConnection()): Promise<unknown[]> {
+  const api: StepApi = {
+    conn,
+    connectionFor: async () => conn,
+    captures: new Map(),
+    signal: new AbortController().signal,
+    addSecret: () => undefined,
+  };
+  const out: unknown[] = [];
+  for (const s of steps) {
+    if (s.kind !== 'call') throw new Error(`runCallSteps only runs call steps, got ${s.kind}`);
+    out.push(await s.run(api));
+  }
+  return out;
 }

@@ -118,10 +118,28 @@ async function openClient(t: PgTarget, access: PgAccess, ssl: pg.ClientConfig['s
   try {
     await client.connect();
   } catch (e) {
-    await client.end().catch(() => undefined);
+    // pg's end() can wait forever after a failed TLS connect (the close event is already gone).
+    destroyStream(client);
     throw explainPgError(e, t);
   }
   return client;
+}
+
+function destroyStream(c: pg.Client): void {
+  (c as unknown as { connection?: { stream?: { destroy?: () => void } } }).connection?.stream?.destroy?.();
+}
+
+/** end() with a bound: a connection the server already dropped is destroyed instead of awaited. */
+export async function closePg(c: pg.Client, timeoutMs = 2_000): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const ended = await Promise.race([
+    c.end().then(() => true, () => true),
+    new Promise<boolean>((res) => {
+      timer = setTimeout(() => res(false), timeoutMs);
+    }),
+  ]);
+  clearTimeout(timer);
+  if (!ended) destroyStream(c);
 }
 
 /** Connect, or throw PgConnectError. `prefer` tries TLS first and falls back to plain like libpq. */
@@ -142,7 +160,7 @@ export async function withPg<T>(t: PgTarget, access: PgAccess, fn: (c: pg.Client
   try {
     return await fn(client);
   } finally {
-    await client.end().catch(() => undefined);
+    await closePg(client);
   }
 }
 
@@ -166,10 +184,19 @@ export function pgCode(e: unknown): string | undefined {
   return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
 }
 
+/**
+ * Node prints OpenSSL errors as `80EC...:error:0A000418:SSL routines:ssl3_read_bytes:tlsv1 alert
+ * unknown ca:../deps/...`; keep the reason, worded as libpq/psql word it ("SSL error: ...").
+ */
+export function opensslReason(message: string): string {
+  const m = /error:[0-9A-F]+:SSL routines:[^:]*:([^:]+)(?::|$)/.exec(message);
+  return m?.[1] ? `SSL error: ${m[1].trim()}` : message.trim();
+}
+
 /** A connection failure as one clear message (the server's/TLS's own words) and a hint. */
 export function explainPgError(e: unknown, t: PgTarget): PgConnectError {
   if (e instanceof PgConnectError) return e;
-  const raw = e instanceof Error ? e.message : String(e);
+  const raw = opensslReason(e instanceof Error ? e.message : String(e));
   const code = pgCode(e);
   const errno = (e as { code?: unknown } | null)?.code;
   const where = describeTarget(t);
