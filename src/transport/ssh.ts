@@ -158,7 +158,8 @@ class SshConnection implements Connection {
   private readonly sem = new Semaphore(MAX_EXEC_CHANNELS);
   private sftpSession: Promise<SFTPWrapper> | undefined;
   private broken: ConnectionError | undefined;
-  private readonly lost: Promise<never>;
+  /** Rejecters of the calls in flight: a lost connection fails them all at once. */
+  private readonly pending = new Set<(e: ConnectionError) => void>();
   private closing = false;
   private readonly names = new Map<string, string>();
 
@@ -167,16 +168,14 @@ class SshConnection implements Connection {
     private readonly client: Client,
   ) {
     this.host = spec.name;
-    let fail: (e: ConnectionError) => void = () => undefined;
-    this.lost = new Promise<never>((_, reject) => (fail = reject));
-    this.lost.catch(() => undefined);
     let lastError: unknown;
     client.on('error', (e) => (lastError = e));
     client.once('close', () => {
       this.broken = this.closing
         ? new ConnectionError(`connection to ${this.host} is closed`, { host: this.host })
         : new ConnectionError(`connection to ${this.host} lost`, { host: this.host, cause: lastError, hint: 'the host went down or the network dropped; rerun, or roll back this run' });
-      fail(this.broken);
+      for (const reject of [...this.pending]) reject(this.broken);
+      this.pending.clear();
     });
   }
 
@@ -185,7 +184,22 @@ class SshConnection implements Connection {
     // after we stopped listening, which must not surface as an unhandled rejection.
     p.catch(() => undefined);
     if (this.broken) return Promise.reject(this.broken);
-    return Promise.race([p, this.lost]);
+    // Not Promise.race with a never-settling "lost" promise: every race would stay attached to it
+    // and keep its result (command output, file bytes) alive for the whole run.
+    return new Promise<T>((resolve, reject) => {
+      const fail = (e: ConnectionError): void => reject(e);
+      this.pending.add(fail);
+      p.then(
+        (v) => {
+          this.pending.delete(fail);
+          resolve(v);
+        },
+        (e: unknown) => {
+          this.pending.delete(fail);
+          reject(e);
+        },
+      );
+    });
   }
 
   async exec(argv: readonly string[], opts: ExecOptions = {}): Promise<CommandResult> {
