@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { commandTask } from '../../../src/tasks/command.js';
 import { shellTask } from '../../../src/tasks/shell.js';
+import { findTask } from '../../../src/tasks/index.js';
 import { splitCommand } from '../../../src/tasks/lib/split.js';
 import { FakeHost } from '../../support/fake-probe.js';
 import { applyFakeSteps, planOn } from '../../support/fake-steps.js';
@@ -71,5 +72,16 @@ describe('shell', () => {
     expect(plan.steps[0]).toMatchObject({ kind: 'exec', argv: ['/bin/bash', '-c', 'grep ssl /etc/x | wc -l'], capture: 'stdout' });
     const d = await planOn(shellTask, h, { cmd: 'true' });
     expect(d.steps[0]).toMatchObject({ argv: ['/bin/sh', '-c', 'true'] });
+  });
+});
+
+describe('registry', () => {
+  it('knows every generic module by name and ansible.builtin alias', () => {
+    for (const n of ['command', 'shell', 'copy', 'fetch', 'file', 'lineinfile', 'service', 'assert', 'wait_for', 'pause', 'debug', 'set_fact']) {
+      expect(findTask(n)?.name).toBe(n);
+      expect(findTask(`ansible.builtin.${n}`)?.name).toBe(n);
+    }
+    expect(findTask('backup')?.name).toBe('backup');
+    expect(findTask('ansible.builtin.ini_file')?.name).toBe('ini');
   });
 });
