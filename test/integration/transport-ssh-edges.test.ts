@@ -7,6 +7,8 @@
 import { execFileSync } from 'node:child_process';
 import { chownSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConnectionError, TaskError } from '../../src/errors.js';
 import { applySteps } from '../../src/runner/apply.js';
@@ -51,6 +53,25 @@ describe('exec edges', () => {
   it('keeps env values as data', async () => {
     const r = await conn.exec(['sh', '-c', 'printf %s "$FOO"'], { env: { FOO: "a 'b' $(c) `d`" } });
     expect(r.stdout).toBe("a 'b' $(c) `d`");
+  });
+});
+
+describe('memory', () => {
+  it('does not keep command output alive after the call returns', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const buffers = (): number => {
+      gc();
+      gc();
+      return process.memoryUsage().arrayBuffers;
+    };
+    const before = buffers();
+    for (let i = 0; i < 40; i++) {
+      await Promise.all(Array.from({ length: 8 }, () => conn.exec(['head', '-c', '100000', '/dev/zero'])));
+      await conn.readFile('/etc/passwd');
+    }
+    // 320 x 100 KB went through; a retained result per call would leave ~32 MB behind
+    expect(buffers() - before).toBeLessThan(8_000_000);
   });
 });
 
