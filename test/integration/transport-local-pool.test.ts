@@ -1,6 +1,6 @@
 /** The local transport (same semantics as SSH, on the controller) and the connection pool. */
 import { execFileSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdtempSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,6 +17,8 @@ const localSpec: ConnectionSpec = {
   name: 'controller', kind: 'local', address: '127.0.0.1', port: 0, user: 'root', become: false, becomeUser: 'root',
   knownHostsFile: '/dev/null', acceptUnknownHostKey: false, connectTimeoutMs: 1000, keepaliveIntervalMs: 0,
 };
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('local transport', () => {
   const c = connectLocal(localSpec);

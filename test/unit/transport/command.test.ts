@@ -1,13 +1,14 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { ConnectionError } from '../../../src/errors.js';
 import { becomeTarget, buildCommand, sudoRefusal } from '../../../src/transport/command.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'fp-cmd-'));
 const canary = join(dir, 'pwned');
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const NASTY = [
   'two words',
   "it's",

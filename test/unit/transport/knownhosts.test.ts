@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HostKeyError } from '../../../src/errors.js';
 import {
   checkHostKey,
@@ -35,6 +35,7 @@ describe('known_hosts', () => {
     b = keygen(dir, 'b');
     rsa = keygen(dir, 'r', 'rsa');
   });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('writes hosts the way ssh does', () => {
     expect(hostToken('Host.Example', 22)).toBe('host.example');
