@@ -7,7 +7,8 @@
  * always refused, with both fingerprints and the line to remove.
  */
 import { createHash, createHmac } from 'node:crypto';
-import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { HostKeyError } from '../errors.js';
 
 export interface KnownHostEntry {
@@ -126,7 +127,15 @@ export function preferredHostKeyAlgorithms(entries: readonly KnownHostEntry[], a
 }
 
 export function readKnownHosts(file: string): KnownHostEntry[] {
-  return existsSync(file) ? parseKnownHosts(readFileSync(file, 'utf8')) : [];
+  if (!existsSync(file)) return [];
+  try {
+    return parseKnownHosts(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new HostKeyError(`cannot read known_hosts file ${file}: ${e instanceof Error ? e.message : String(e)}`, {
+      cause: e,
+      hint: 'point known_hosts_file at a readable file',
+    });
+  }
 }
 
 export interface VerifyTarget {
@@ -155,7 +164,17 @@ export function verifyHostKey(t: VerifyTarget, blob: Buffer): void {
         });
       }
       const prefix = existsSync(t.knownHostsFile) && !readFileSync(t.knownHostsFile, 'utf8').match(/(^|\n)$/) ? '\n' : '';
-      appendFileSync(t.knownHostsFile, `${prefix}${knownHostLine(t.address, t.port, blob)}\n`, { mode: 0o600 });
+      try {
+        // a fresh controller may have no ~/.ssh yet; ssh creates it 0700 too
+        mkdirSync(dirname(t.knownHostsFile), { recursive: true, mode: 0o700 });
+        appendFileSync(t.knownHostsFile, `${prefix}${knownHostLine(t.address, t.port, blob)}\n`, { mode: 0o600 });
+      } catch (e) {
+        throw new HostKeyError(`cannot record the host key for ${where} in ${t.knownHostsFile}: ${e instanceof Error ? e.message : String(e)}`, {
+          host: t.host,
+          cause: e,
+          hint: 'make the known_hosts file (and its directory) writable, or point known_hosts_file elsewhere',
+        });
+      }
       return;
     }
     case 'revoked':

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConnectionError, TaskError } from '../../src/errors.js';
+import { ConnectionError, HostKeyError, TaskError } from '../../src/errors.js';
 import { applySteps } from '../../src/runner/apply.js';
 import { connectSsh } from '../../src/transport/ssh.js';
 import type { Connection } from '../../src/transport/types.js';
@@ -184,6 +184,24 @@ describe('connection failures', () => {
     expect(msg).toContain(keyFile);
     const keyBody = readFileSync(keyFile, 'utf8').split('\n')[1]!;
     expect(msg).not.toContain(keyBody);
+  });
+
+  it('records an accepted host key in a known_hosts whose directory does not exist yet', async () => {
+    const file = join(tf.fleet.dir, 'fresh-home', '.ssh', 'known_hosts');
+    const c = await connectSsh(tf.spec('edge2', { knownHostsFile: file, acceptUnknownHostKey: true }));
+    await c.close();
+    const h = tf.hosts[1]!;
+    expect(readFileSync(file, 'utf8')).toMatch(new RegExp(`^\\[${h.address.replace(/\./g, '\\.')}\\]:${h.port} ssh-ed25519 `));
+    expect(statSync(join(tf.fleet.dir, 'fresh-home', '.ssh')).mode & 0o777).toBe(0o700);
+    // and the next connection, without the opt-in, knows the host
+    const again = await connectSsh(tf.spec('edge2', { knownHostsFile: file }));
+    await again.close();
+  });
+
+  it('an unreadable known_hosts is a HostKeyError, not a crash', async () => {
+    const err = await connectSsh(tf.spec('edge2', { knownHostsFile: tf.fleet.dir })).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(HostKeyError);
+    expect((err as HostKeyError).userMessage()).toContain(tf.fleet.dir);
   });
 
   it('a missing passphrase variable is a ConnectionError before any network traffic', async () => {
