@@ -6,9 +6,13 @@
 import { z } from 'zod';
 import { defineTask } from './types.js';
 
+/**
+ * After the runner's evaluation each entry is a boolean. At load time (validation) the entries are
+ * still expression strings, so strings are accepted; one reaching plan() unevaluated fails clearly.
+ */
 const conditionArg = z
-  .union([z.boolean(), z.enum(['True', 'False', 'true', 'false'])])
-  .transform((v) => v === true || v === 'True' || v === 'true');
+  .union([z.boolean(), z.string().min(1)])
+  .transform((v): boolean | string => (v === 'True' || v === 'true' ? true : v === 'False' || v === 'false' ? false : v));
 
 export const assertArgs = z.strictObject({
   that: z.union([conditionArg, z.array(conditionArg).min(1)]).transform((v) => (Array.isArray(v) ? v : [v])),
@@ -23,8 +27,11 @@ export const assertTask = defineTask({
   name: 'assert',
   aliases: ['ansible.builtin.assert'],
   args: assertArgs,
+  expressionArgs: ['that'],
   async plan(ctx) {
     const a = ctx.args;
+    const raw = a.that.findIndex((v) => typeof v === 'string');
+    if (raw >= 0) return { changed: false, steps: [], failed: `internal: the condition ${JSON.stringify(a.that[raw])} reached assert unevaluated` };
     const bad = a.that.findIndex((v) => !v);
     if (bad >= 0) {
       const expr = a.that_text?.[bad] ?? `condition #${bad + 1}`;

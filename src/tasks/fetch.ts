@@ -27,7 +27,6 @@ interface FetchUndo {
   existed: boolean;
   /** Controller copy of the previous dest content. */
   previous?: string;
-  previousMode?: number;
 }
 
 /** Where the fetched file lands on the controller. */

@@ -40,7 +40,7 @@ export const secondsArg = z.coerce.number().nonnegative();
  * schema checks them. When both are given the alias is left alone, so the strict schema names it.
  */
 export function withAliases<S extends z.ZodType>(aliases: Readonly<Record<string, string>>, schema: S) {
-  return z.preprocess((input) => {
+  const wrapped = z.preprocess((input) => {
     if (input === null || typeof input !== 'object' || Array.isArray(input)) return input;
     const out: Record<string, unknown> = { ...(input as Record<string, unknown>) };
     for (const [alias, canonical] of Object.entries(aliases)) {
@@ -51,4 +51,8 @@ export function withAliases<S extends z.ZodType>(aliases: Readonly<Record<string
     }
     return out;
   }, schema);
+  // Keep the argument names visible (the playbook validator lists them in "unknown argument" hints).
+  const shape = (schema as unknown as { shape?: unknown }).shape;
+  if (shape !== undefined) Object.defineProperty(wrapped, 'shape', { value: shape, enumerable: false });
+  return wrapped;
 }

@@ -19,5 +19,9 @@ describe('assert', () => {
       if (c.reason) expect(plan.reason).toBe(c.reason);
     });
   }
-  it('rejects unrendered strings', () => expect(() => assertTask.args.parse({ that: 'x == 1' })).toThrow());
+  it('accepts expressions at load time, declares them for the runner, and refuses them unevaluated at plan', async () => {
+    expect(assertTask.expressionArgs).toEqual(['that']);
+    const plan = await planOn(assertTask, new FakeHost(), { that: ['x == 1'] });
+    expect(plan.failed).toMatch(/reached assert unevaluated/);
+  });
 });
