@@ -77,9 +77,22 @@ export function labInventory(state: LabState, opts: { intervalMs?: number } = {}
     pem_db_host: db.host,
     pem_db_port: db.port,
     pem_db_name: 'pem',
+    // Service names the playbooks restart/reload (real PEM: edb-as-<x> and pemagent via systemd).
+    pem_db_service: 'pem-db',
+    pem_agent_service: 'pemagent',
+    pem_httpd_service: 'httpd',
   };
   if (state.corporateCa) Object.assign(groupVars, caVars('corporate_ca', state.corporateCa));
   if (state.corporateCaEc) Object.assign(groupVars, caVars('corporate_ca_ec', state.corporateCaEc));
+  // The trusted CA the migration playbooks use: the corporate CA, held on the controller.
+  if (state.corporateCa) {
+    Object.assign(groupVars, {
+      trusted_ca_cert: state.corporateCa.issuingCert,
+      trusted_ca_key: state.corporateCa.issuingKey,
+      trusted_ca_chain: state.corporateCa.chain,
+      trusted_ca_crls: state.corporateCa.crls,
+    });
+  }
   const serverName = server?.host;
   return {
     all: {
