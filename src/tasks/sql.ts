@@ -73,9 +73,15 @@ interface SqlUndo {
 
 const READ_ONLY_LEAD = /^\s*(?:--[^\n]*\n\s*)*(select|with|show|explain|values|table)\b/i;
 
+/**
+ * Functions that act even inside a READ ONLY transaction (signals, reloads, WAL, files, other
+ * databases); a SELECT calling one is treated as mutating unless declared `read_only: true`.
+ */
+const SIDE_EFFECTS = /\b(pg_reload_conf|pg_terminate_backend|pg_cancel_backend|pg_rotate_logfile|pg_switch_wal|pg_create_restore_point|pg_promote|pg_log_backend_memory_contexts|pg_file_\w+|pg_start_backup|pg_stop_backup|pg_backup_\w+|pg_notify|dblink\w*|lo_\w+|pg_advisory\w*|set_config|pg_sleep\w*)\s*\(/i;
+
 /** Whether a statement looks like a query (it is still verified inside BEGIN READ ONLY). */
 export function looksReadOnly(query: string): boolean {
-  return READ_ONLY_LEAD.test(query);
+  return READ_ONLY_LEAD.test(query) && !SIDE_EFFECTS.test(query);
 }
 
 function passwordFrom(envName: string | undefined, host: string, task: string): string | undefined {

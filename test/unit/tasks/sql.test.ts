@@ -43,6 +43,9 @@ describe('looksReadOnly', () => {
     ['CREATE ROLE a', false],
     ['select_into_table()', false],
     ['DO $$ BEGIN END $$', false],
+    ['SELECT pg_reload_conf()', false],
+    ["SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'x'", false],
+    ["select set_config('a.b', '1', false)", false],
   ])('%j -> %s', (q, ro) => expect(looksReadOnly(q)).toBe(ro));
 });
 
