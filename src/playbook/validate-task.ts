@@ -7,7 +7,7 @@
 import type { z } from 'zod';
 import type { TaskModule } from '../tasks/types.js';
 import type { Issue } from './issues.js';
-import { didYouMean } from './suggest.js';
+import { closest, didYouMean } from './suggest.js';
 import { TemplateError, hasTemplate, renderValue, templateRefs } from './template.js';
 import type { Loc, TaskSpec } from './types.js';
 
@@ -87,11 +87,12 @@ export function checkNames(
       {
         loc,
         message: `undefined variable "${r.name}"`,
-        hint: near
-          ? `${near}`
-          : r.name === 'item'
+        hint:
+          r.name === 'item'
             ? '"item" is only defined in a task that has "loop:" (or "with_items:")'
-            : `define "${r.name}" in the inventory (group_vars/host_vars), the play's vars, or with -e name=value`,
+            : near
+              ? `${near}`
+              : `define "${r.name}" in the inventory (group_vars/host_vars), the play's vars, or with -e name=value`,
       },
       host,
     );
@@ -152,17 +153,24 @@ function typeOf(v: unknown): string {
   return typeof v;
 }
 
+function valueAt(obj: unknown, path: readonly PropertyKey[]): unknown {
+  return path.reduce<unknown>((o, k) => (o !== null && typeof o === 'object' ? (o as Record<PropertyKey, unknown>)[k] : undefined), obj);
+}
+
 /** A zod issue as our Issue, at the arg's position. */
 function zodIssue(task: TaskSpec, mod: TaskModule, zi: z.core.$ZodIssue, args: unknown): Issue {
+  const raw = valueAt(task.args, zi.path);
   const path = zi.path.map(String).join('.');
   const loc = task.argLocs.get(path) ?? task.argLocs.get(zi.path.slice(0, -1).map(String).join('.')) ?? task.argLocs.get('') ?? task.loc;
-  const value = zi.path.reduce<unknown>((o, k) => (o !== null && typeof o === 'object' ? (o as Record<PropertyKey, unknown>)[k as PropertyKey] : undefined), args);
+  const value = valueAt(args, zi.path);
   if (zi.code === 'unrecognized_keys') {
     const key = zi.keys[0] ?? '?';
     const keyPath = path ? `${path}.${key}` : key;
     const near = didYouMean(key, argNames(mod));
+    const at = task.argLocs.get(keyPath) ?? loc;
+    const keyCol = at.text.indexOf(`${key}:`);
     return {
-      loc: task.argLocs.get(keyPath) ?? loc,
+      loc: keyCol >= 0 ? { ...at, col: keyCol + 1 } : at,
       message: `unknown argument "${key}" for module ${mod.name} (expected: ${argNames(mod).join(', ')})`,
       hint: near || `remove "${key}"`,
     };
@@ -173,6 +181,13 @@ function zodIssue(task: TaskSpec, mod: TaskModule, zi: z.core.$ZodIssue, args: u
   if (zi.code === 'invalid_type') {
     const got = typeOf(value);
     const quote = zi.expected === 'string' && (got === 'boolean' || got === 'number');
+    if (typeof raw === 'string' && hasTemplate(raw)) {
+      return {
+        loc,
+        message: `module ${mod.name}: argument "${path}" must be a ${zi.expected}, but ${JSON.stringify(raw)} renders to ${got} ${JSON.stringify(value)}`,
+        hint: zi.expected === 'string' ? `convert it in the template: "{{ ... | string }}"` : `make the template render a ${zi.expected}`,
+      };
+    }
     return {
       loc,
       message: `module ${mod.name}: argument "${path}" must be a ${zi.expected}, got ${got} ${JSON.stringify(value)}`,
@@ -190,7 +205,11 @@ function zodIssue(task: TaskSpec, mod: TaskModule, zi: z.core.$ZodIssue, args: u
 export function checkArgs(task: TaskSpec, mod: TaskModule, rendered: unknown, runtimePaths: Set<string>, sink: IssueSink, host: string): void {
   const r = mod.args.safeParse(rendered);
   if (r.success) return;
+  const typos = new Set(
+    r.error.issues.flatMap((zi) => (zi.code === 'unrecognized_keys' ? zi.keys.map((k) => closest(k, argNames(mod))).filter((k): k is string => k !== undefined) : [])),
+  );
   for (const zi of r.error.issues) {
+    if (zi.code === 'invalid_type' && zi.path.length === 1 && typos.has(String(zi.path[0])) && valueAt(rendered, zi.path) === undefined) continue;
     const path = zi.path.map(String).join('.');
     const dependsOnRuntime = [...runtimePaths].some((p) => path === p || path.startsWith(`${p}.`) || p.startsWith(`${path}.`) || (path === '' && runtimePaths.size > 0));
     if (dependsOnRuntime) continue;
