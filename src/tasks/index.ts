@@ -21,6 +21,12 @@ import { serviceTask } from './service.js';
 import { set_factTask } from './set_fact.js';
 import { shellTask } from './shell.js';
 import { wait_forTask } from './wait_for.js';
+import { genkeyTask } from './genkey.js';
+import { csrTask } from './csr.js';
+import { signTask } from './sign.js';
+import { certInfoTask } from './cert_info.js';
+import { verifyTask } from './verify.js';
+import { crlTask } from './crl.js';
 import type { TaskModule } from './types.js';
 
 export const ALL_TASKS: readonly TaskModule[] = [
@@ -43,6 +49,12 @@ export const ALL_TASKS: readonly TaskModule[] = [
   sqlTask,
   pgConnectTask,
   tlsProbeTask,
+  genkeyTask,
+  csrTask,
+  signTask,
+  certInfoTask,
+  verifyTask,
+  crlTask,
 ];
 
 const byName = new Map<string, TaskModule>();
