@@ -38,3 +38,23 @@ export async function makeLeaf(
   const issued = await issueCertificate({ days: 365, usage: 'client', ...rest, csrPem, ca });
   return { key: k.privateKey, csrPem, certPem: issued.certPem, serialHex: issued.serialHex };
 }
+
+/**
+ * Teach a FakeHost the read-only openssl probes the certificate modules run: `openssl pkey -in P
+ * -pubout` answers with the public key of the in-memory private key at P (computed by node).
+ */
+import type { FakeHost } from '../../support/fake-probe.js';
+import { parsePrivateKey, publicKeyPem } from '../../../src/pki/keys.js';
+
+export function withPkeyProbe(h: FakeHost): FakeHost {
+  return h.on(['openssl', 'pkey'], (argv) => {
+    const path = argv[argv.indexOf('-in') + 1] ?? '';
+    const text = h.content(path);
+    if (text === null) return { exitCode: 1, stderr: `Could not open file or uri for loading private key from ${path}` };
+    try {
+      return { stdout: publicKeyPem(parsePrivateKey(text)) };
+    } catch {
+      return { exitCode: 1, stderr: 'Could not read private key' };
+    }
+  });
+}

@@ -25,9 +25,9 @@ describe('what we issue passes openssl verify', () => {
   });
 
   it.each([
-    ['client', 'TLS Web Client Authentication', undefined],
-    ['server', 'TLS Web Server Authentication', undefined],
-    ['both', 'TLS Web Server Authentication, TLS Web Client Authentication', undefined],
+    ['client', 'TLS Web Client Authentication'],
+    ['server', 'TLS Web Server Authentication'],
+    ['both', 'TLS Web Server Authentication, TLS Web Client Authentication'],
   ] as const)('RSA leaf from the RSA root, usage %s', async (usage, eku) => {
     const leaf = await makeLeaf(`leaf-${usage}`, rsaRoot, { usage, spec: { type: 'rsa', bits: 2048 } });
     const lp = wd.file(`leaf-${usage}.pem`, leaf.certPem);
