@@ -122,9 +122,8 @@ async function verifyFile(conn: Connection, step: Extract<Step, { kind: 'verify'
   }
 }
 
-/** Apply steps in order; the first failure stops and is thrown. */
-export async function applySteps(steps: readonly Step[], api: StepApi): Promise<ApplyOutcome> {
-  const out: ApplyOutcome = { callResults: {} };
+/** Apply steps in order; the first failure stops and is thrown (`out` keeps what ran, e.g. the failed exec). */
+export async function applySteps(steps: readonly Step[], api: StepApi, out: ApplyOutcome = { callResults: {} }): Promise<ApplyOutcome> {
   for (const step of steps) {
     if (api.signal.aborted) throw new TaskError('cancelled before the next step');
     await applyStep(step, api, out);

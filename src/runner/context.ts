@@ -46,6 +46,8 @@ export interface HostState {
 
 export interface RunContext {
   runId: string;
+  /** Directory of the playbook file: relative controller paths (copy src) resolve against it. */
+  playbookDir: string;
   runDir: string;
   opts: RunOptions;
   inventory: Inventory;

@@ -11,6 +11,8 @@ import { describeStep } from '../tasks/steps.js';
 import type { StepApi } from '../tasks/steps.js';
 import type { Plan, TaskContext, TaskModule } from '../tasks/types.js';
 import { applySteps } from './apply.js';
+import type { ApplyOutcome } from './apply.js';
+import { isConfirmationPause } from '../tasks/pause.js';
 import type { HostState, RunContext } from './context.js';
 import type { HostTaskResult, HostTaskStatus } from './events.js';
 import { backupDirFor } from './paths.js';
@@ -161,22 +163,34 @@ async function runOne(
   if (plan.waiting !== undefined) return done('waiting', { ...registered, waiting: true }, { reason: plan.waiting });
 
   const diff = run.opts.diff ? plan.diff : undefined;
-  if (run.opts.check || !plan.changed || plan.steps.length === 0) {
+  mergeFacts(host, plan.result);
+  if (module.name === 'pause' && !run.opts.check && isConfirmationPause(parsed.data as Parameters<typeof isConfirmationPause>[0])) {
+    const prompt = String((parsed.data as { prompt?: string }).prompt ?? `continue with ${task.name}?`);
+    const yes = run.opts.yes || (run.opts.confirm !== undefined && (await run.opts.confirm(run.redactor.redact(prompt))));
+    if (!yes) {
+      run.aborted = `stopped at the gate "${task.name}" (${whereOf(task)}): pass --yes to answer it, or run in a terminal`;
+      return done('failed', { failed: true }, { error: `gate not confirmed: ${prompt}` });
+    }
+  }
+  if (run.opts.check || plan.steps.length === 0) {
     if (run.opts.check && plan.changed) registered[PENDING] = task.name;
     const changed = applyChangedWhen(task, vars, registered, plan.changed);
     const reason = plan.dependsOn !== undefined ? `would change, depends on "${plan.dependsOn}"` : plan.reason;
     return done(changed ? 'changed' : 'ok', registered, { reason, steps: plan.changed ? steps : undefined, diff });
   }
 
-  // Apply: undo first (fsynced), then the steps.
+  // Apply: undo first (fsynced), then the steps. Steps of a no-change plan (wait_for, pause) leave
+  // nothing to undo and are not journaled.
   const seq = run.journal.allocSeq();
   const now = () => new Date().toISOString();
-  run.journal.append({ t: 'undo', seq, host: host.name, target, module: module.name, task: task.name, where: whereOf(task), taskKey, undo: plan.undo ?? {}, at: now() });
-  host.touched = true;
-  if (target !== host.name) {
+  const journaled = plan.changed;
+  if (journaled) run.journal.append({ t: 'undo', seq, host: host.name, target, module: module.name, task: task.name, where: whereOf(task), taskKey, undo: plan.undo ?? {}, at: now() });
+  if (journaled) host.touched = true;
+  if (journaled && target !== host.name) {
     const th = run.hosts.get(target);
     if (th) th.touched = true;
   }
+  const out: ApplyOutcome = { callResults: {} };
   try {
     const conn = await run.connector.get(target);
     const api: StepApi = {
@@ -186,19 +200,12 @@ async function runOne(
       signal: run.signal,
       addSecret: (v: string) => run.redactor.add(v),
     };
-    const out = await applySteps(plan.steps, api);
-    run.journal.append({ t: 'applied', seq, host: host.name, at: now() });
-    if (out.lastExec) {
-      Object.assign(registered, {
-        rc: out.lastExec.exitCode,
-        stdout: out.lastExec.stdout,
-        stderr: out.lastExec.stderr,
-        stdout_lines: out.lastExec.stdout.split('\n').filter((l, i, a) => i < a.length - 1 || l !== ''),
-      });
-    }
-    Object.assign(registered, out.callResults);
+    await applySteps(plan.steps, api, out);
+    if (journaled) run.journal.append({ t: 'applied', seq, host: host.name, at: now() });
+    registerOutcome(registered, out);
   } catch (e) {
-    run.journal.append({ t: 'apply-failed', seq, host: host.name, error: describeError(e), at: now() });
+    if (journaled) run.journal.append({ t: 'apply-failed', seq, host: host.name, error: describeError(e), at: now() });
+    registerOutcome(registered, out);
     registered.failed = true;
     registered.msg = describeError(e);
     const status = e instanceof ConnectionError ? 'unreachable' : 'failed';
@@ -208,8 +215,26 @@ async function runOne(
     registered.failed = true;
     return done('failed', registered, { error: `failed_when "${task.failedWhen}" is true`, steps });
   }
-  const changed = applyChangedWhen(task, vars, registered, true);
-  return done(changed ? 'changed' : 'ok', registered, { reason: plan.reason, steps, diff });
+  const changed = applyChangedWhen(task, vars, registered, plan.changed);
+  return done(changed ? 'changed' : 'ok', registered, { reason: plan.reason, steps: changed ? steps : undefined, diff });
+}
+
+function registerOutcome(registered: Record<string, unknown>, out: ApplyOutcome): void {
+  if (out.lastExec) {
+    Object.assign(registered, {
+      rc: out.lastExec.exitCode,
+      stdout: out.lastExec.stdout,
+      stderr: out.lastExec.stderr,
+      stdout_lines: out.lastExec.stdout.split('\n').filter((l, i, a) => i < a.length - 1 || l !== ''),
+    });
+  }
+  Object.assign(registered, out.callResults);
+}
+
+/** set_fact: `ansible_facts` in a plan's result become host facts (visible to later tasks and plays). */
+function mergeFacts(host: HostState, result: Record<string, unknown> | undefined): void {
+  const facts = result?.ansible_facts;
+  if (facts !== null && typeof facts === 'object' && !Array.isArray(facts)) Object.assign(host.facts, facts);
 }
 
 /** Render args; map a bare scalar to the free-form key; evaluate expression args. */

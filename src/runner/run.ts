@@ -3,7 +3,7 @@
  * and summarize. Also `rollback <id>` and `resume <id>`, which work from the run directory alone.
  */
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { describeError, UsageError } from '../errors.js';
 import type { Inventory } from '../inventory/load.js';
 import type { Playbook } from '../playbook/types.js';
@@ -61,6 +61,7 @@ export async function runPlaybook(start: StartRun): Promise<RunSummary> {
   const hosts = new Map<string, HostState>();
   const run: RunContext = {
     runId,
+    playbookDir: dirname(resolve(start.playbook.file)),
     runDir,
     opts: start.opts,
     inventory: start.inventory,

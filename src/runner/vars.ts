@@ -18,6 +18,7 @@ export function magicVars(run: RunContext, host: HostState, playHosts: readonly 
     ansible_play_hosts: [...playHosts],
     ansible_check_mode: run.opts.check,
     fleetplay_run_id: run.runId,
+    playbook_dir: run.playbookDir,
     hostvars: hostvarsProxy(run),
   };
 }

@@ -6,7 +6,7 @@
  * Rollback restores the old file from its backup (or removes a file that did not exist before).
  * `src` is read on the controller as given; the runner resolves relative paths against the playbook.
  */
-import { posix } from 'node:path';
+import { isAbsolute, posix, resolve as resolvePath } from 'node:path';
 import { z } from 'zod';
 import { defineTask } from './types.js';
 import { boolArg, modeArg, ownerArg, pathArg } from './lib/args.js';
@@ -39,10 +39,13 @@ export const copyTask = defineTask({
     let content: Buffer;
     let dest = a.dest;
     if (a.src !== undefined) {
-      if (await controllerIsDirectory(a.src)) {
+      // Relative controller paths are relative to the playbook's directory, as in Ansible.
+      const base = typeof ctx.host.vars.playbook_dir === 'string' ? ctx.host.vars.playbook_dir : process.cwd();
+      const src = isAbsolute(a.src) ? a.src : resolvePath(base, a.src);
+      if (await controllerIsDirectory(src)) {
         return { changed: false, steps: [], failed: `src ${a.src} is a directory; copying directories is not supported, copy its files` };
       }
-      const data = await readControllerFile(a.src);
+      const data = await readControllerFile(src);
       if (data === null) return { changed: false, steps: [], failed: `src ${a.src} does not exist on the controller` };
       content = data;
       const destStat = dest.endsWith('/') ? null : await ctx.probe.stat(dest);
