@@ -145,6 +145,19 @@ installFilters(env as never, {
   },
 });
 
+// Like Jinja's StrictUndefined: every filter but default/d/mandatory fails on an undefined input.
+{
+  const filters = (env as unknown as { filters: Record<string, (...args: unknown[]) => unknown> }).filters;
+  for (const [name, fn] of Object.entries(filters)) {
+    if (name === 'default' || name === 'd' || name === 'mandatory') continue;
+    filters[name] = function strict(this: unknown, ...args: unknown[]): unknown {
+      const info = undefInfo(args[0]);
+      if (info) fail(info);
+      return fn.apply(this, args);
+    };
+  }
+}
+
 const JINJA_LITERALS: Record<string, unknown> = { True: true, False: false, None: null };
 
 /** The root frame: variables are looked up here, templated values rendered on first read. */
