@@ -31,6 +31,8 @@ function seedHosts(): void {
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, 'app.conf'), `# managed\nold=1\nhost=${n}\n`);
     chmodSync(join(dir, 'app.conf'), 0o640);
+    writeFileSync(join(dir, 'extra.conf'), 'a=1\n');
+    chmodSync(join(dir, 'extra.conf'), 0o600);
   }
 }
 
@@ -67,8 +69,9 @@ ${opts.maxFail !== undefined ? `  max_fail_percentage: ${opts.maxFail}\n` : ''} 
         mode: '0644'
     - name: a setting
       lineinfile:
-        path: "{{ root }}/etc/app/app.conf"
-        line: "extra=yes"
+        path: "{{ root }}/etc/app/extra.conf"
+        regexp: '^b='
+        line: "b=2"
     - name: the key
       copy:
         dest: "{{ root }}/etc/app/secret.key"
@@ -139,7 +142,8 @@ describe('runner over real sshd', () => {
         .map((r) => `${r.host}/${r.task}`)
         .sort();
     expect(changedIn('check.json')).toEqual(changedIn('run.json'));
-    expect(readFileSync(join(hostRoot('h1'), 'etc/app/app.conf'), 'utf8')).toBe('# managed\nnew=2\nhost=h1\nextra=yes\n');
+    expect(readFileSync(join(hostRoot('h1'), 'etc/app/app.conf'), 'utf8')).toBe('# managed\nnew=2\nhost=h1\n');
+    expect(readFileSync(join(hostRoot('h1'), 'etc/app/extra.conf'), 'utf8')).toBe('a=1\nb=2\n');
 
     const rerun = await runCli(['run', pb, '-i', inventory, '--plain', '--json', join(work, 'rerun.json')]);
     expect(rerun.code).toBe(0);
