@@ -11,6 +11,7 @@ import type { Duplex } from 'node:stream';
 import ssh2 from 'ssh2';
 import type { Client, ClientChannel, ConnectConfig, SFTPWrapper, Stats } from 'ssh2';
 import { ConnectionError, TaskError } from '../errors.js';
+import { shellJoin } from '../shell/quote.js';
 import { becomeTarget, buildCommand, signalExit, sudoRefusal } from './command.js';
 import { preferredHostKeyAlgorithms, readKnownHosts, verifyHostKey } from './knownhosts.js';
 import { Semaphore } from './semaphore.js';
@@ -152,6 +153,24 @@ export async function connectSsh(spec: ConnectionSpec, opts: { signal?: AbortSig
 type SftpError = Error & { code?: number };
 const SFTP_NO_SUCH_FILE = 2;
 
+/**
+ * Every command first reports its shell's PID on stderr (stripped from the result). sshd starts the
+ * shell in a new session, so that PID is the process group of everything the command starts,
+ * sudo and its child included: on timeout or cancel we kill that group with a second command.
+ * (Closing the channel leaves the command running: no pty, no SIGHUP; and OpenSSH refuses `signal`
+ * requests on root logins, which run without post-auth privilege separation.)
+ */
+const PID_MARK = '__fleetplay_pid=';
+const PID_PREFIX = `echo ${PID_MARK}$$ >&2; `;
+const PID_LINE = new RegExp(`(^|\\n)${PID_MARK}(\\d+)\\n`);
+
+/** The command's PID from the stderr seen so far, and stderr without the marker line. */
+export function splitPidMark(stderr: string): { pid: number | null; rest: string } {
+  const m = PID_LINE.exec(stderr);
+  if (m === null) return { pid: null, rest: stderr };
+  return { pid: Number(m[2]), rest: stderr.slice(0, m.index) + (m[1] ?? '') + stderr.slice(m.index + m[0].length) };
+}
+
 class SshConnection implements Connection {
   readonly kind = 'ssh' as const;
   readonly host: string;
@@ -206,7 +225,7 @@ class SshConnection implements Connection {
     const started = Date.now();
     const target = becomeTarget(this.spec, this.spec.user, opts);
     const cmd = buildCommand(argv, opts, target);
-    const r = await this.runRaw(cmd, opts.stdin, opts.timeoutMs, opts.signal);
+    const r = await this.runRaw(cmd, target, opts.stdin, opts.timeoutMs, opts.signal);
     const stderr = r.stderr;
     if (target !== null) {
       const refused = sudoRefusal(this.host, this.spec.user, target, r.exitCode, stderr);
@@ -216,21 +235,36 @@ class SshConnection implements Connection {
   }
 
   /** One exec channel: the command string as is; stdout kept as bytes. */
-  private async runRaw(cmd: string, stdin?: string | Buffer, timeoutMs?: number, signal?: AbortSignal): Promise<RawExec> {
+  private async runRaw(cmd: string, target: string | null, stdin?: string | Buffer, timeoutMs?: number, signal?: AbortSignal): Promise<RawExec> {
     if (this.broken) throw this.broken;
     const release = await this.guard(this.sem.acquire());
     try {
-      return await this.guard(this.channel(cmd, stdin, timeoutMs, signal));
+      return await this.guard(this.channel(cmd, target, stdin, timeoutMs, signal));
     } finally {
       release();
     }
   }
 
-  private channel(cmd: string, stdin?: string | Buffer, timeoutMs?: number, signal?: AbortSignal): Promise<RawExec> {
+  /** Kill a timed-out or cancelled command's process group (as the login user, and as `target`). */
+  private killGroup(pid: number, target: string | null): void {
+    const argv = ['kill', '-KILL', '--', `-${pid}`];
+    const cmds = [shellJoin(argv)];
+    if (target !== null && this.spec.user !== 'root') cmds.push(buildCommand(argv, {}, target));
+    for (const c of cmds) this.runRaw(c, null, undefined, 10_000).catch(() => undefined);
+  }
+
+  private channel(cmd: string, target: string | null, stdin?: string | Buffer, timeoutMs?: number, signal?: AbortSignal): Promise<RawExec> {
     return new Promise((resolve, reject) => {
       let ch: ClientChannel | undefined;
       let timer: NodeJS.Timeout | undefined;
       let settled = false;
+      let pid: number | null = null;
+      let killWanted = false;
+      const kill = (): void => {
+        if (pid === null || !killWanted) return;
+        killWanted = false;
+        this.killGroup(pid, target);
+      };
       const finish = (e: Error | null, r?: RawExec): void => {
         if (settled) return;
         settled = true;
@@ -238,11 +272,9 @@ class SshConnection implements Connection {
         signal?.removeEventListener('abort', onAbort);
         if (e) {
           if (ch) {
-            try {
-              ch.signal('KILL');
-            } catch {
-              // the server may not support signals; closing the channel is enough for us
-            }
+            // the PID may still be on its way when a short timeout fires: kill() runs when it lands
+            killWanted = true;
+            kill();
             ch.close();
           }
           reject(e);
@@ -258,7 +290,7 @@ class SshConnection implements Connection {
       // moment after the channel closed: a refused open is retried briefly before it counts.
       const open = (attempt: number): void => {
         if (settled) return;
-        this.client.exec(cmd, (err, channel) => (err ? opened(err, attempt) : run(channel)));
+        this.client.exec(PID_PREFIX + cmd, (err, channel) => (err ? opened(err, attempt) : run(channel)));
       };
       const opened = (err: Error, attempt: number): void => {
         if (/open failed/i.test(err.message) && attempt < 8 && !this.broken) {
@@ -275,7 +307,13 @@ class SshConnection implements Connection {
         let code: number | null = null;
         let sig: string | null = null;
         channel.on('data', (d: Buffer) => out.push(d));
-        channel.stderr.on('data', (d: Buffer) => errs.push(d));
+        channel.stderr.on('data', (d: Buffer) => {
+          errs.push(d);
+          if (pid === null) {
+            pid = splitPidMark(Buffer.concat(errs).toString('utf8')).pid;
+            kill();
+          }
+        });
         channel.on('exit', (c: number | null, s?: string) => {
           if (typeof c === 'number') code = c;
           else sig = s ?? null;
@@ -285,7 +323,7 @@ class SshConnection implements Connection {
             return finish(new ConnectionError(`connection to ${this.host} lost (the command ended without an exit status)`, { host: this.host }));
           }
           const status = sig === null ? { exitCode: code ?? 0, signal: null } : signalExit(sig);
-          finish(null, { ...status, stdout: Buffer.concat(out), stderr: Buffer.concat(errs).toString('utf8') });
+          finish(null, { ...status, stdout: Buffer.concat(out), stderr: splitPidMark(Buffer.concat(errs).toString('utf8')).rest });
         });
         channel.on('error', (e: Error) => finish(new ConnectionError(`command channel on ${this.host} failed: ${e.message}`, { host: this.host, cause: e })));
         channel.end(stdin);
@@ -297,7 +335,7 @@ class SshConnection implements Connection {
   /** A RawRunner for shellfs, through become when the connection uses it. */
   private shellRunner(target: string): RawRunner {
     return async (argv, stdin) => {
-      const r = await this.runRaw(buildCommand(argv, {}, target), stdin);
+      const r = await this.runRaw(buildCommand(argv, {}, target), target, stdin);
       const refused = sudoRefusal(this.host, this.spec.user, target, r.exitCode, r.stderr);
       if (refused) throw refused;
       return r;
@@ -353,7 +391,7 @@ class SshConnection implements Connection {
     const g = `g${gid}`;
     if (!this.names.has(u) || !this.names.has(g)) {
       const script = 'getent passwd "$1" | cut -d: -f1; echo /; getent group "$2" | cut -d: -f1';
-      const r = await this.runRaw(buildCommand(['sh', '-c', script, 'sh', String(uid), String(gid)], {}, null));
+      const r = await this.runRaw(buildCommand(['sh', '-c', script, 'sh', String(uid), String(gid)], {}, null), null);
       const [pw = '', gr = ''] = r.stdout.toString('utf8').split('/\n');
       this.names.set(u, pw.trim() || String(uid));
       this.names.set(g, gr.trim() || String(gid));
@@ -395,7 +433,7 @@ class SshConnection implements Connection {
       }
       const own = ownerSpec(opts);
       if (own !== null) {
-        const r = await this.runRaw(buildCommand(['chown', '--', own, tmp], {}, null));
+        const r = await this.runRaw(buildCommand(['chown', '--', own, tmp], {}, null), null);
         if (r.exitCode !== 0) throw new TaskError(`chown ${own} ${path} failed on ${this.host}: ${r.stderr.trim()}`, { host: this.host, hint: 'changing the owner needs root: log in as root or use become' });
       }
       // posix-rename is rename(2): it replaces a symlink at `path` instead of writing through it.

@@ -124,6 +124,27 @@ describe('become edges', () => {
     expect((await conn.exec(['id', '-un'], { becomeUser: 'postgres' })).stdout).toBe('postgres\n');
   });
 
+  it('kills a timed-out or cancelled command on the host, also under sudo', async () => {
+    // each command would leave a file behind if it lived past its timeout
+    const late = (dir: string, name: string): string[] => ['sh', '-c', 'sleep 1.5; touch "$1"', 'sh', join(dir, name)];
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 300);
+    const runs = [
+      conn.exec(late(root, 'survived-timeout'), { timeoutMs: 300 }),
+      conn.exec(late(root, 'survived-cancel'), { signal: ac.signal }),
+      asPg.exec(late(pgDir, 'survived-sudo'), { timeoutMs: 300 }),
+      asPg.exec(['sleep', '1.5', ';', 'x'], { timeoutMs: 1 }), // timeout before the PID arrives
+    ];
+    const settled = await Promise.allSettled(runs);
+    expect(settled.map((r) => (r.status === 'rejected' ? (r.reason as Error).constructor.name : 'fulfilled'))).toEqual(Array(4).fill('ConnectionError'));
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(existsSync(join(root, 'survived-timeout'))).toBe(false);
+    expect(existsSync(join(root, 'survived-cancel'))).toBe(false);
+    expect(existsSync(join(pgDir, 'survived-sudo'))).toBe(false);
+    // and stderr of ordinary commands carries nothing of the mechanism
+    expect((await asPg.exec(['sh', '-c', 'echo e >&2'])).stderr).toBe('e\n');
+  });
+
   it('keeps cwd + env + hostile values literal through sudo sh -c', async () => {
     const r = await asPg.exec(['sh', '-c', 'printf "%s|%s" "$PWD" "$X"'], { cwd: pgDir, env: { X: '$(touch PWNED); `touch PWNED`' } });
     expect(r.stdout).toBe(`${pgDir}|$(touch PWNED); \`touch PWNED\``);
