@@ -40,7 +40,7 @@ function isNode(v: unknown): v is NjNode {
 /** Child nodes of a node, in field order (NodeList children included). */
 function childrenOf(node: NjNode): NjNode[] {
   const out: NjNode[] = [];
-  if (Array.isArray(node.children)) out.push(...node.children.filter(isNode));
+  if (Array.isArray(node.children) && !node.fields.includes('children')) out.push(...node.children.filter(isNode));
   for (const f of node.fields) {
     const v = node[f];
     if (isNode(v)) out.push(v);
@@ -71,14 +71,49 @@ function boundNames(target: unknown): string[] {
   return childrenOf(target).flatMap(boundNames);
 }
 
+/** Names that `cond` proves defined when it is true: `x is defined`, and both sides of `and`. */
+function definedBy(cond: unknown): string[] {
+  if (!isNode(cond)) return [];
+  if (cond.typename === 'Group') return childrenOf(cond).flatMap(definedBy);
+  if (cond.typename === 'And') return [...definedBy(cond['left']), ...definedBy(cond['right'])];
+  if (cond.typename === 'Is') {
+    const right = cond['right'] as NjNode | undefined;
+    const root = rootSymbol(cond['left'] as NjNode);
+    if (right?.typename === 'Symbol' && right.value === 'defined' && root) return [String(root.value)];
+  }
+  return [];
+}
+
 /** Every variable read by a template, with whether each read is guarded. */
 export function collectRefs(ast: NjNode): VarRef[] {
   const refs: VarRef[] = [];
+  let proven = new Set<string>();
+  const under = (names: string[], fn: () => void): void => {
+    const saved = proven;
+    proven = new Set([...proven, ...names]);
+    fn();
+    proven = saved;
+  };
   const walk = (node: NjNode, scope: ReadonlySet<string>, guarded: boolean): void => {
     switch (node.typename) {
       case 'Symbol': {
         const name = String(node.value);
-        if (!scope.has(name)) refs.push({ name, guarded });
+        if (!scope.has(name)) refs.push({ name, guarded: guarded || proven.has(name) });
+        return;
+      }
+      case 'And': {
+        walk(node['left'] as NjNode, scope, guarded);
+        under(definedBy(node['left']), () => walk(node['right'] as NjNode, scope, guarded));
+        return;
+      }
+      case 'If':
+      case 'IfAsync':
+      case 'InlineIf': {
+        walk(node['cond'] as NjNode, scope, guarded);
+        under(definedBy(node['cond']), () => {
+          if (isNode(node['body'])) walk(node['body'], scope, guarded);
+        });
+        if (isNode(node['else_'])) walk(node['else_'], scope, guarded);
         return;
       }
       case 'Filter':

@@ -127,3 +127,15 @@ describe('templateVariables', () => {
     expect(templateVariables('plain text')).toEqual([]);
   });
 });
+
+describe('templateRefs guards', () => {
+  it('treats reads under default / is defined / a defined-guarded and/if as guarded', async () => {
+    const { templateRefs } = await import('../../../src/playbook/template.js');
+    const unguarded = (s: string, cond = false): string[] => templateRefs(s, cond).filter((r) => !r.guarded).map((r) => r.name);
+    expect(unguarded("{{ x | default('a') }}")).toEqual([]);
+    expect(unguarded("x is defined and x == 'y'", true)).toEqual([]);
+    expect(unguarded('{% if x is defined %}{{ x }}{% endif %}')).toEqual([]);
+    expect(unguarded("x == 'y' and x is defined", true)).toEqual(['x']);
+    expect(unguarded('{{ x }}{{ y | default(x) }}')).toEqual(['x', 'x']);
+  });
+});
