@@ -3,7 +3,7 @@
  * taken from the inventory: a password or passphrase is named by the environment variable that
  * holds it (`ansible_password_env`, `fleetplay_key_passphrase_env`).
  */
-import { userInfo } from 'node:os';
+import { homedir, userInfo } from 'node:os';
 import { InventoryError } from '../errors.js';
 import type { ConnectionSpec } from '../transport/types.js';
 import type { InventoryHost } from './types.js';
@@ -93,7 +93,7 @@ export function connectionSpecFor(host: InventoryHost, defaults: ConnectionDefau
     keepaliveIntervalMs: 15_000,
   };
   const key = str(host, 'ansible_ssh_private_key_file') ?? str(host, 'ansible_private_key_file');
-  if (key !== undefined) spec.privateKeyFile = key;
+  if (key !== undefined) spec.privateKeyFile = key === '~' || key.startsWith('~/') ? homedir() + key.slice(1) : key;
   const pass = envName(host, 'fleetplay_key_passphrase_env');
   if (pass !== undefined) spec.privateKeyPassphraseEnv = pass;
   const pw = envName(host, 'fleetplay_password_env') ?? envName(host, 'ansible_password_env');

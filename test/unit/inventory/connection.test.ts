@@ -1,4 +1,4 @@
-import { userInfo } from 'node:os';
+import { homedir, userInfo } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { InventoryError } from '../../../src/errors.js';
 import { connectionSpecFor } from '../../../src/inventory/connection.js';
@@ -43,6 +43,10 @@ describe('connectionSpecFor', () => {
   it('defaults: port 22, current user, name as address, become root', () => {
     const spec = connectionSpecFor(host('db1', {}), defaults);
     expect(spec).toMatchObject({ kind: 'ssh', address: 'db1', port: 22, user: userInfo().username, become: false, becomeUser: 'root' });
+  });
+
+  it('expands ~ in the key path', () => {
+    expect(connectionSpecFor(host('a', { ansible_ssh_private_key_file: '~/.ssh/id' }), defaults).privateKeyFile).toBe(`${homedir()}/.ssh/id`);
   });
 
   it('local connections', () => {

@@ -90,6 +90,21 @@ describe('loadInventory', () => {
   });
 });
 
+describe('inventory.example.yaml', () => {
+  it('loads, with the PEM vars the playbooks use', () => {
+    const ex = loadInventory('inventory.example.yaml');
+    expect(ex.groups.get('pem_server')?.hosts).toEqual(['pem-server-01']);
+    expect(ex.groups.get('pem_agents')?.hosts).toEqual(['pem-agent-01', 'pem-agent-02', 'pem-agent-03', 'pem-agent-db7']);
+    expect(ex.hosts.get('pem-server-01')?.vars).toMatchObject({
+      pem_data_dir: '/var/lib/edb/as15/data',
+      pem_db_port: 5444,
+      pem_db_os_user: 'enterprisedb',
+      pem_cert_dir: '/root/.pem',
+    });
+    expect(ex.hosts.get('pem-agent-02')?.vars['pem_agent_cfg']).toBe('/usr/edb/pem/agent/etc/agent.cfg');
+  });
+});
+
 describe('expandHostRange', () => {
   it('expands numeric ranges with padding and letter ranges', () => {
     expect(expandHostRange('agent[08:10].lab')).toEqual(['agent08.lab', 'agent09.lab', 'agent10.lab']);
