@@ -58,14 +58,20 @@ class LocalConnection implements Connection {
     if (cmd === undefined) return Promise.reject(new Error('exec: empty argv'));
     const env = opts.spawnEnv ?? process.env;
     return new Promise((resolve, reject) => {
-      const child = spawn(cmd, args, { cwd: opts.cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
+      // Its own process group, so a timeout or cancel kills everything it started (sudo's child too),
+      // and a Ctrl-C at the terminal reaches the runner, which decides, not the command directly.
+      const child = spawn(cmd, args, { cwd: opts.cwd, env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
       const out: Buffer[] = [];
       const errs: Buffer[] = [];
       let timer: NodeJS.Timeout | undefined;
       let failed: ConnectionError | undefined;
       const stop = (e: ConnectionError): void => {
         failed ??= e;
-        child.kill('SIGKILL');
+        try {
+          if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+        } catch {
+          child.kill('SIGKILL');
+        }
       };
       const onAbort = (): void => stop(new ConnectionError(`command on ${this.host} was cancelled`, { host: this.host }));
       if (opts.signal?.aborted) onAbort();
