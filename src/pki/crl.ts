@@ -78,7 +78,9 @@ export function parseCrls(input: string | Buffer): CrlInfo[] {
 /** Whether a CRL's signature verifies with a certificate's public key. */
 export async function crlSignedBy(crl: CrlInfo, issuer: CertInfo): Promise<boolean> {
   try {
-    return await new x509.X509Crl(new Uint8Array(crl.der)).verify({ publicKey: new x509.X509Certificate(new Uint8Array(issuer.der)) });
+    // pass the PublicKey, not the certificate: with a certificate, peculiar mixes in the
+    // certificate's own signature algorithm (an EC CA signed by an RSA root would never verify)
+    return await new x509.X509Crl(new Uint8Array(crl.der)).verify({ publicKey: new x509.X509Certificate(new Uint8Array(issuer.der)).publicKey });
   } catch {
     return false;
   }
