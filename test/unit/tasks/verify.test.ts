@@ -48,7 +48,9 @@ describe('verify', () => {
     expect(off.failed).toBeUndefined();
   });
 
-  it.each([
+  type Setup = { certFile?: string; keyMode?: number; keyUid?: number };
+  type Args = { cert?: string; cn?: string; min_days?: number; role?: string; db_user?: string; mode?: string };
+  it.each<[string, Setup, Args, RegExp]>([
     ['key of another cert', { certFile: '' }, { cert: '/root/.pem/other.crt' }, /other\.crt/],
     ['wrong CN', {}, { cn: 'agent7' }, /has CN=agent3, expected CN=agent7: with cert auth the CN must equal the database user/],
     ['too few days', {}, { min_days: 400 }, /days left .* fewer than 400: renew it/],
