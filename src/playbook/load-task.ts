@@ -4,7 +4,7 @@
  * recorded, and the structural mistakes reported: unknown keys with "did you mean", two modules in
  * one task, unsupported Ansible constructs, unquoted numeric file modes.
  */
-import { isMap, isScalar, isSeq } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq } from 'yaml';
 import type { Node, YAMLMap } from 'yaml';
 import type { TaskModule } from '../tasks/types.js';
 import { MODULE_PREFIXES, TASK_KEYS, UNSUPPORTED_TASK_KEYS } from './keywords.js';
@@ -30,13 +30,19 @@ export function resolveModule(key: string, findTask: (name: string) => TaskModul
 const TASK_KEY_SET = new Set<string>(TASK_KEYS);
 
 /** Record every arg's position (dotted path) and flag unquoted numeric `mode` values. */
-function walkArgs(ctx: TaskCtx, node: unknown, path: string, locs: Map<string, Loc>): void {
+function walkArgs(ctx: TaskCtx, node: unknown, path: string, locs: Map<string, Loc>, aliasLoc?: Loc): void {
+  if (isAlias(node)) {
+    // `conn: *superuser`: everything below is reported at the alias, where this task uses it.
+    walkArgs(ctx, node.resolve(ctx.src.doc), path, locs, aliasLoc ?? nodeLoc(ctx.src, node));
+    return;
+  }
+  const at = (n: unknown, fallback?: Loc): Loc => aliasLoc ?? nodeLoc(ctx.src, n, fallback);
   if (isMap(node)) {
     for (const pair of node.items) {
       const key = keyName(pair);
       const p = path ? `${path}.${key}` : key;
       const value = pair.value as Node | null;
-      locs.set(p, nodeLoc(ctx.src, value ?? pair.key, nodeLoc(ctx.src, pair.key)));
+      locs.set(p, at(value ?? pair.key, nodeLoc(ctx.src, pair.key)));
       if (key === 'mode' && isScalar(value) && typeof value.value === 'number') {
         const raw = nodeText(ctx.src, value);
         const octal = raw.replace(/^0o/, '0').padStart(4, '0');
@@ -46,13 +52,13 @@ function walkArgs(ctx: TaskCtx, node: unknown, path: string, locs: Map<string, L
           hint: `quote the mode: mode: '${octal}'`,
         });
       }
-      walkArgs(ctx, value, p, locs);
+      walkArgs(ctx, value, p, locs, aliasLoc);
     }
   } else if (isSeq(node)) {
     node.items.forEach((item, i) => {
       const p = path ? `${path}.${i}` : String(i);
-      locs.set(p, nodeLoc(ctx.src, item));
-      walkArgs(ctx, item, p, locs);
+      locs.set(p, at(item));
+      walkArgs(ctx, item, p, locs, aliasLoc);
     });
   }
 }

@@ -75,8 +75,8 @@ export function checkNames(
       sink.add(
         {
           loc,
-          message: `"${r.name}" is used before it is registered (by the task at line ${later.line})`,
-          hint: `move this task after the task that has "register: ${r.name}", or guard it with "${r.name} is defined"`,
+          message: `"${r.name}" is used before it is registered or set (by the task at line ${later.line})`,
+          hint: `move this task after the task that defines "${r.name}" (register or set_fact), or guard it with "${r.name} is defined"`,
         },
         host,
       );

@@ -46,10 +46,21 @@ function playHosts(play: PlaySpec, inv: Inventory, opts: ValidateOptions, issues
   return { hosts, all };
 }
 
+/** Names a task defines for later tasks: its register, and the keys of a set_fact. */
+function definedNames(t: TaskSpec): string[] {
+  const out = t.register ? [t.register] : [];
+  if (t.module === 'set_fact' && t.args !== null && typeof t.args === 'object') {
+    out.push(...Object.keys(t.args).filter((k) => k !== 'cacheable'));
+  }
+  return out;
+}
+
 function registersOf(pb: Playbook): Map<string, Loc> {
   const at = new Map<string, Loc>();
   for (const play of pb.plays) {
-    for (const t of [...play.tasks, ...play.handlers]) if (t.register && !at.has(t.register)) at.set(t.register, t.keyLocs?.get('register') ?? t.loc);
+    for (const t of [...play.tasks, ...play.handlers]) {
+      for (const n of definedNames(t)) if (!at.has(n)) at.set(n, t.keyLocs?.get('register') ?? t.argLocs.get(n) ?? t.loc);
+    }
   }
   return at;
 }
@@ -92,12 +103,12 @@ export function validatePlaybook(pb: Playbook, inv: Inventory, opts: ValidateOpt
     for (const task of play.tasks) {
       checkNotify(play, task, issues);
       runTask(task, new Set(playRegistered));
-      if (task.register) playRegistered.add(task.register);
+      for (const n of definedNames(task)) playRegistered.add(n);
     }
     for (const handler of play.handlers) {
       checkNotify(play, handler, issues);
       runTask(handler, new Set(playRegistered));
-      if (handler.register) playRegistered.add(handler.register);
+      for (const n of definedNames(handler)) playRegistered.add(n);
     }
     for (const r of playRegistered) registered.add(r);
   }
