@@ -107,7 +107,7 @@ describe('validatePlaybook', () => {
     - command: ls
       register: later_result
 `);
-    expect(msg).toContain('"later_result" is used before it is registered (by the task at line 8)');
+    expect(msg).toContain('"later_result" is used before it is registered or set (by the task at line 8)');
   });
 
   it('handlers may use registers of any task of the play; changed_when its own', () => {
