@@ -7,8 +7,9 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, readdir, readlink, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
+import { endianness } from 'node:os';
 import { join } from 'node:path';
 import { run } from './run.js';
 
@@ -96,6 +97,31 @@ function portAccepts(address: string, port: number): Promise<boolean> {
     });
     s.once('error', () => resolve(false));
   });
+}
+
+/**
+ * Does process `pid` itself hold a listening TCP socket on address:port? Another sshd (another
+ * fleet started at the same moment) may answer on that port while ours failed to bind and exited.
+ */
+async function ownsListener(pid: number, address: string, port: number): Promise<boolean> {
+  const octets = address.split('.').map(Number);
+  const le = endianness() === 'LE' ? [...octets].reverse() : octets;
+  const want = `${le.map((o) => o.toString(16).padStart(2, '0')).join('')}:${port.toString(16).padStart(4, '0')}`.toUpperCase();
+  const table = await readFile('/proc/net/tcp', 'utf8').catch(() => '');
+  const inodes = new Set<string>();
+  for (const line of table.split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    // fields: sl local rem st tx:rx tr:when retrnsmt uid timeout inode
+    if (f[1] === want && f[3] === '0A' && f[9] !== undefined) inodes.add(f[9]);
+  }
+  if (inodes.size === 0) return false;
+  const fds = await readdir(`/proc/${pid}/fd`).catch(() => [] as string[]);
+  for (const fd of fds) {
+    const target = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => '');
+    const m = /^socket:\[(\d+)\]$/.exec(target);
+    if (m?.[1] !== undefined && inodes.has(m[1])) return true;
+  }
+  return false;
 }
 
 function randomPort(): number {
@@ -199,7 +225,7 @@ export async function startSshdFleet(opts: SshdFleetOptions): Promise<SshdFleet>
     pidOf.set(h.name, pid);
     const deadline = Date.now() + 10_000;
     for (;;) {
-      if (await portAccepts(h.address, h.port)) return;
+      if ((await portAccepts(h.address, h.port)) && (await ownsListener(pid, h.address, h.port))) return;
       if (!alive(pid) || child.exitCode !== null) {
         const log = existsSync(logFile) ? (await readFile(logFile, 'utf8')).trim().split('\n').slice(-3).join('\n') : '';
         throw new Error(`sshd for ${h.name} on ${h.address}:${h.port} exited at start${log ? `: ${log}` : ''}`);
