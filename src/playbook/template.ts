@@ -173,17 +173,26 @@ function rootFrame(state: RenderState): unknown {
   return frame;
 }
 
+const templated = new WeakMap<object, boolean>();
+
 function containsTemplate(v: unknown, depth = 0): boolean {
   if (depth > 50) return false;
   if (typeof v === 'string') return hasTemplate(v);
-  if (Array.isArray(v)) return v.some((x) => containsTemplate(x, depth + 1));
-  if (v !== null && typeof v === 'object') return Object.values(v).some((x) => containsTemplate(x, depth + 1));
-  return false;
+  if (v === null || typeof v !== 'object') return false;
+  const hit = templated.get(v);
+  if (hit !== undefined) return hit;
+  const values: unknown[] = Array.isArray(v) ? v : Object.values(v);
+  const result = values.some((x) => containsTemplate(x, depth + 1));
+  templated.set(v, result);
+  return result;
 }
+
+/** Magic structures read as they are: other hosts' templated vars are not rendered here. */
+const RAW_VARS = new Set(['hostvars', 'groups']);
 
 function readVar(state: RenderState, name: string): unknown {
   const raw = state.vars[name];
-  if (!containsTemplate(raw)) return raw;
+  if (RAW_VARS.has(name) || !containsTemplate(raw)) return raw;
   if (state.cache.has(name)) return state.cache.get(name);
   if (state.rendering.includes(name)) {
     raise(

@@ -89,14 +89,25 @@ export function validatePlaybook(pb: Playbook, inv: Inventory, opts: ValidateOpt
     const { hosts, all } = playHosts(play, inv, opts, issues);
     const checkHosts = hosts.length > 0 ? hosts : all;
     const playRegistered = new Set(registered);
+    // Each host's vars, once per play; run-time-only names are removed so templates using them
+    // are left to the run.
+    const baseVars = new Map<string, Record<string, unknown>>();
+    for (const host of checkHosts) {
+      const vars = hostVarsFor(inv, host, { playHosts: hosts, playVars: play.vars, extraVars: opts.extraVars, checkMode: false, runId: '' });
+      for (const n of RUNTIME_NAMES) delete vars[n];
+      baseVars.set(host, vars);
+    }
     const runTask = (task: TaskSpec, known: Set<string>): void => {
       const mod = resolveModule(task.module, opts.findTask);
       const knowns: Knowns = { registered: known, registeredAt, runtime: new Set(RUNTIME_NAMES) };
       const key = `${task.loc.line}:${task.loc.col}`;
       hostsByPlay.set(key, checkHosts);
       for (const host of checkHosts) {
-        const vars = hostVarsFor(inv, host, { playHosts: hosts, playVars: play.vars, extraVars: opts.extraVars, checkMode: false, runId: '' });
-        for (const n of [...RUNTIME_NAMES, ...known]) delete vars[n];
+        let vars = baseVars.get(host) ?? {};
+        if ([...known].some((n) => n in vars)) {
+          vars = { ...vars };
+          for (const n of known) delete vars[n];
+        }
         checkTask(task, mod, vars, knowns, sink, host);
       }
     };
