@@ -34,6 +34,11 @@ export const verifyArgs = z.strictObject({
   db_user: z.string().min(1).optional(),
   /** Refuse CRLs that expire within this many days (pitfall 1's margin). */
   crl_margin_days: z.coerce.number().nonnegative().default(0),
+  /**
+   * Read ca_bundle and crl on this inventory host (or 'localhost', the controller) instead of the
+   * target: e.g. an agent's certificate checked against the root.crt/root.crl staged on the server.
+   */
+  files_host: z.string().min(1).optional(),
 });
 
 const FIX: Record<string, string> = {
@@ -89,9 +94,10 @@ export const verifyTask = defineTask({
       problems.push(`${name} has ${daysLeft(leaf)} days left (expires ${leaf.notAfter.toISOString()}), fewer than ${a.min_days}: renew it`);
     }
     if (a.ca_bundle !== undefined) {
-      const bundle = await readText(ctx.probe, a.ca_bundle);
+      const filesProbe = a.files_host !== undefined ? await ctx.probeHost(a.files_host) : ctx.probe;
+      const bundle = await readText(filesProbe, a.ca_bundle);
       const crlCheck = a.crl_check ?? a.crl !== undefined;
-      const crlText = crlCheck && a.crl !== undefined ? await readText(ctx.probe, a.crl) : null;
+      const crlText = crlCheck && a.crl !== undefined ? await readText(filesProbe, a.crl) : null;
       if (bundle === null) problems.push(`CA bundle ${a.ca_bundle} does not exist`);
       else if (crlCheck && a.crl !== undefined && crlText === null) problems.push(`CRL file ${a.crl} does not exist (with ssl_crl_file set, PostgreSQL refuses to start): create it or unset ssl_crl_file`);
       else {
