@@ -261,7 +261,7 @@ export function buildProgram(setCode: (n: number) => void): Command {
   const certs = program.command('certs').description('certificate tools');
   commonOptions(certs.command('check').description('read-only audit of the PEM fleet’s certificates (runs playbooks/pem-validate.yaml)')).action(async (o: CommonOpts) => {
     const pbf = resolve(packageRoot(), 'playbooks', 'pem-validate.yaml');
-    setCode(await doRun(pbf, o, false));
+    setCode(await doRun(pbf, { ...o, verbose: true }, false));
   });
 
   program.addCommand(labCommand(setCode));

@@ -5,14 +5,14 @@
 import type { FileDiff } from '../tasks/types.js';
 import type { HostSummary, HostTaskResult, RunSummary } from '../runner/events.js';
 
-export function formatResult(r: HostTaskResult, opts: { diff: boolean; check: boolean }): string[] {
+export function formatResult(r: HostTaskResult, opts: { diff: boolean; check: boolean; verbose?: boolean }): string[] {
   const label = r.status === 'changed' && opts.check ? 'would change' : r.status;
   const item = r.item !== undefined ? ` (item=${r.item})` : '';
   const lines: string[] = [];
   const detail = r.error ?? r.reason;
   lines.push(`  ${label}: ${r.host}${item}${detail ? ` — ${oneLine(detail)}` : ''}`);
   if (r.error && r.error.includes('\n')) for (const l of r.error.split('\n').slice(1)) lines.push(`      ${l}`);
-  if ((r.status === 'changed' || r.status === 'failed') && r.steps) for (const s of r.steps) lines.push(`      - ${s}`);
+  if (opts.verbose && (r.status === 'changed' || r.status === 'failed') && r.steps) for (const s of r.steps) lines.push(`      - ${s}`);
   if (opts.diff && r.diff) for (const d of r.diff) lines.push(...formatDiff(d).map((l) => `      ${l}`));
   return lines;
 }
@@ -74,7 +74,7 @@ export function formatRecap(s: RunSummary): string[] {
     .join(', ');
   lines.push(`${s.hosts.length} hosts: ${totals || 'none'} in ${(s.durationMs / 1000).toFixed(1)}s — run ${s.runId} (${s.runDir})`);
   if (s.aborted) lines.push(`stopped: ${s.aborted}`);
-  if (s.hosts.some((h) => h.state === 'rollback-failed' || h.state === 'failed' || h.state === 'unreachable' || h.state === 'stopped')) {
+  if (!s.check && s.hosts.some((h) => h.state === 'rollback-failed' || h.state === 'failed' || h.state === 'unreachable' || h.state === 'stopped')) {
     lines.push(`to undo what this run changed: fleetplay rollback ${s.runId}; to continue it: fleetplay resume ${s.runId}`);
   }
   if (s.hosts.some((h) => h.state === 'waiting')) lines.push(`waiting hosts continue with: fleetplay resume ${s.runId}`);

@@ -15,14 +15,16 @@ export interface ReporterOptions {
 export function createPlainReporter(o: ReporterOptions): EventSink {
   let check = false;
   let pending: HostTaskResult[] = [];
+  let order = new Map<string, number>();
   const write = (lines: string[]) => o.out.write(lines.join('\n') + '\n');
   const flushTask = () => {
     if (pending.length === 0) return;
     const counts = new Map<string, number>();
     const lines: string[] = [];
+    pending.sort((a, b) => (order.get(a.host) ?? 0) - (order.get(b.host) ?? 0));
     for (const r of pending) {
       counts.set(r.status, (counts.get(r.status) ?? 0) + 1);
-      if (o.verbose || (r.status !== 'ok' && r.status !== 'skipped')) lines.push(...formatResult(r, { diff: o.diff, check }));
+      if (o.verbose || (r.status !== 'ok' && r.status !== 'skipped')) lines.push(...formatResult(r, { diff: o.diff, check, verbose: o.verbose }));
     }
     const summary = [...counts].map(([s, c]) => `${s}=${c}`).join(' ');
     write([...lines, `  (${summary})`]);
@@ -38,6 +40,7 @@ export function createPlainReporter(o: ReporterOptions): EventSink {
         write(['', `PLAY [${e.play}]${e.batches > 1 ? ` batch ${e.batch}/${e.batches}` : ''} — ${e.hosts.length} host(s)`]);
         return;
       case 'task-start':
+        order = new Map(e.hosts.map((h, i) => [h, i]));
         write([`TASK [${e.task}]`]);
         return;
       case 'host-task':

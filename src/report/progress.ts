@@ -45,7 +45,7 @@ export function createProgressReporter(o: ReporterOptions): EventSink {
     r.resolve();
     const details = r.results.filter((x) => o.verbose || (x.status !== 'ok' && x.status !== 'skipped'));
     running = running.then(() => {
-      const lines = details.flatMap((x) => formatResult(x, { diff: o.diff, check }));
+      const lines = details.flatMap((x) => formatResult(x, { diff: o.diff, check, verbose: o.verbose }));
       if (lines.length > 0) write(lines);
     });
   };
@@ -84,7 +84,7 @@ export function createProgressReporter(o: ReporterOptions): EventSink {
           row.results.push(e.result);
           row.update(countsTitle(row, check));
         } else {
-          running = running.then(() => write(formatResult(e.result, { diff: o.diff, check })));
+          running = running.then(() => write(formatResult(e.result, { diff: o.diff, check, verbose: o.verbose })));
         }
         return;
       case 'task-end':
