@@ -138,9 +138,26 @@ export function describeKey(key: KeyObject): KeyDescription {
 }
 
 /** The WebCrypto key pair and signature algorithm for a private key (what @peculiar/x509 signs with). */
-export async function signingKey(
-  key: KeyObject,
-): Promise<{ key: webcrypto.CryptoKey; publicKey: webcrypto.CryptoKey; algorithm: SignAlgorithm }> {
+export async function signingKey(key: KeyObject): Promise<SigningKey> {
+  // importing an RSA-4096 key costs more than a signature: import each KeyObject once
+  let p = signingKeys.get(key);
+  if (p === undefined) {
+    p = importSigningKey(key);
+    signingKeys.set(key, p);
+    p.catch(() => signingKeys.delete(key));
+  }
+  return p;
+}
+
+export interface SigningKey {
+  key: webcrypto.CryptoKey;
+  publicKey: webcrypto.CryptoKey;
+  algorithm: SignAlgorithm;
+}
+
+const signingKeys = new WeakMap<KeyObject, Promise<SigningKey>>();
+
+async function importSigningKey(key: KeyObject): Promise<SigningKey> {
   const desc = describeKey(key);
   const der = key.export({ type: 'pkcs8', format: 'der' });
   const spki = spkiDer(key);
