@@ -8,7 +8,7 @@ import type { z } from 'zod';
 import type { TaskModule } from '../tasks/types.js';
 import type { Issue } from './issues.js';
 import { closest, didYouMean } from './suggest.js';
-import { TemplateError, hasTemplate, renderValue, templateRefs } from './template.js';
+import { TemplateError, evalCondition, hasTemplate, renderValue, templateRefs } from './template.js';
 import type { Loc, TaskSpec } from './types.js';
 
 /** Names whose values exist only at run time, and where each register is defined. */
@@ -255,6 +255,17 @@ export function checkTask(task: TaskSpec, mod: TaskModule | undefined, baseVars:
   for (const v of runs) {
     const runtimePaths = new Set<string>();
     const rendered = renderArgs(task.args, '', v, task, loopKnowns, sink, host, runtimePaths);
-    if (mod) checkArgs(task, mod, rendered, runtimePaths, sink, host);
+    // Args of a task that will be skipped are not checked (as in Ansible): `when` false with the
+    // values known now, or not decidable before the run (it then gets checked at run time).
+    if (mod && whenMayRun(task, v)) checkArgs(task, mod, rendered, runtimePaths, sink, host);
+  }
+}
+
+function whenMayRun(task: TaskSpec, vars: Record<string, unknown>): boolean {
+  if (task.when === undefined) return true;
+  try {
+    return evalCondition(task.when, vars);
+  } catch {
+    return false;
   }
 }

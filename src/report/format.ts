@@ -9,8 +9,9 @@ export function formatResult(r: HostTaskResult, opts: { diff: boolean; check: bo
   const label = r.status === 'changed' && opts.check ? 'would change' : r.status;
   const item = r.item !== undefined ? ` (item=${r.item})` : '';
   const lines: string[] = [];
-  const detail = r.error ?? r.reason;
-  lines.push(`  ${label}: ${r.host}${item}${detail ? ` — ${oneLine(detail)}` : ''}`);
+  // An error is printed whole (its fix is at the end); a reason is one line.
+  const detail = r.error !== undefined ? (r.error.split('\n')[0] ?? '') : r.reason !== undefined ? oneLine(r.reason) : undefined;
+  lines.push(`  ${label}: ${r.host}${item}${detail ? ` — ${detail}` : ''}`);
   if (r.error && r.error.includes('\n')) for (const l of r.error.split('\n').slice(1)) lines.push(`      ${l}`);
   if (opts.verbose && (r.status === 'changed' || r.status === 'failed') && r.steps) for (const s of r.steps) lines.push(`      - ${s}`);
   if (opts.diff && r.diff) for (const d of r.diff) lines.push(...formatDiff(d).map((l) => `      ${l}`));
@@ -74,8 +75,13 @@ export function formatRecap(s: RunSummary): string[] {
     .join(', ');
   lines.push(`${s.hosts.length} hosts: ${totals || 'none'} in ${(s.durationMs / 1000).toFixed(1)}s — run ${s.runId} (${s.runDir})`);
   if (s.aborted) lines.push(`stopped: ${s.aborted}`);
+  const somethingChanged = s.results.some((r) => r.status === 'changed');
   if (!s.check && s.hosts.some((h) => h.state === 'rollback-failed' || h.state === 'failed' || h.state === 'unreachable' || h.state === 'stopped')) {
-    lines.push(`to undo what this run changed: fleetplay rollback ${s.runId}; to continue it: fleetplay resume ${s.runId}`);
+    lines.push(
+      somethingChanged
+        ? `to undo what this run changed: fleetplay rollback ${s.runId}; to continue it: fleetplay resume ${s.runId}`
+        : 'nothing was changed on any host',
+    );
   }
   if (s.hosts.some((h) => h.state === 'waiting')) lines.push(`waiting hosts continue with: fleetplay resume ${s.runId}`);
   return lines;

@@ -70,6 +70,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'fleetplay-e2e-lab-'));
   home = mkdtempSync(join(tmpdir(), 'fleetplay-e2e-home-'));
   const st = await labUp({ dir, agents: 3 });
+  if (!st.db) throw new Error('lab has no database');
   dbPort = st.db.port;
   env = { FLEETPLAY_HOME: home };
   for (const line of readFileSync(join(dir, 'secrets.env'), 'utf8').split('\n')) {
