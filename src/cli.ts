@@ -41,6 +41,7 @@ interface CommonOpts {
   yes?: boolean;
   verbose?: boolean;
   plain?: boolean;
+  breakStaleLock?: boolean;
 }
 
 export const EXIT = { ok: 0, error: 1, failed: 2, unreachable: 3, invalid: 4, usage: 5, waiting: 10, interrupted: 99 } as const;
@@ -136,6 +137,7 @@ async function doRun(playbookFile: string, o: CommonOpts, check: boolean, resume
         skipTags: o.skipTags ? o.skipTags.split(',').map((t) => t.trim()) : [],
         extraVars,
         yes: o.yes === true,
+        breakStaleLocks: o.breakStaleLock === true,
       },
       connector: connectorOpts(o),
       emit: reporterFor({ diff: o.diff === true, verbose: o.verbose === true, plain: o.plain }),
@@ -168,7 +170,8 @@ function commonOptions(cmd: Command): Command {
     .option('-T, --timeout <seconds>', 'SSH connect timeout', '10')
     .option('-y, --yes', 'answer yes to pause gates')
     .option('-v, --verbose', 'list every host result, not only changes and failures')
-    .option('--plain', 'line output even on a terminal');
+    .option('--plain', 'line output even on a terminal')
+    .option('--break-stale-lock', "take over a host's run lock left by a run that ended or whose controller is gone");
 }
 
 export function buildProgram(setCode: (n: number) => void): Command {

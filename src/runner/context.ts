@@ -7,6 +7,7 @@ import type { Redactor } from '../report/redact.js';
 import type { Connection, ConnectionSpec } from '../transport/types.js';
 import type { EventSink, HostFinalState, HostTaskResult } from './events.js';
 import type { Journal } from './journal.js';
+import type { HostLocks } from './lock.js';
 
 export interface RunOptions {
   check: boolean;
@@ -20,6 +21,8 @@ export interface RunOptions {
   yes: boolean;
   /** Ask before a pause gate; absent: a gate without --yes stops the run. */
   confirm?: (prompt: string) => Promise<boolean>;
+  /** Take over a host's run lock that is stale (its run ended or its controller is gone). */
+  breakStaleLocks?: boolean;
 }
 
 /** Opens connections; one per host for the whole run. */
@@ -42,6 +45,8 @@ export interface HostState {
   notified: Set<string>;
   /** True once any step was applied on (or for) this host in this run. */
   touched: boolean;
+  /** Another run holds this host's lock: this run changed nothing here and must not roll it back. */
+  lockedOut?: boolean;
 }
 
 export interface RunContext {
@@ -60,4 +65,6 @@ export interface RunContext {
   results: HostTaskResult[];
   /** Set when the run stops starting new work (policy stop, threshold breach, Ctrl-C). */
   aborted?: string;
+  /** Per-host run locks (absent in check mode): taken before a host's first change. */
+  locks?: HostLocks;
 }

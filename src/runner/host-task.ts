@@ -184,6 +184,15 @@ async function runOne(
   const seq = run.journal.allocSeq();
   const now = () => new Date().toISOString();
   const journaled = plan.changed;
+  if (journaled && run.locks !== undefined) {
+    // The host's run lock comes before its first change; a host another run holds is left alone.
+    try {
+      await run.locks.acquire(target);
+    } catch (e) {
+      if (target === host.name && !host.touched) host.lockedOut = true;
+      return done(e instanceof ConnectionError ? 'unreachable' : 'failed', { ...registered, failed: true }, { error: describeError(e) });
+    }
+  }
   if (journaled) run.journal.append({ t: 'undo', seq, host: host.name, target, module: module.name, task: task.name, where: whereOf(task), taskKey, undo: plan.undo ?? {}, at: now() });
   if (journaled) host.touched = true;
   if (journaled && target !== host.name) {

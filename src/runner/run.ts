@@ -13,6 +13,7 @@ import type { ConnectorOptions } from './connector.js';
 import type { Connector, HostState, RunContext, RunOptions } from './context.js';
 import type { EventSink, HostSummary, RunSummary } from './events.js';
 import { Journal, readJournal } from './journal.js';
+import { HostLocks } from './lock.js';
 import { newRunId, runDirFor } from './paths.js';
 import { playHosts, runPlay } from './play.js';
 import { planRollback, rollbackHost } from './rollback.js';
@@ -73,6 +74,15 @@ export async function runPlaybook(start: StartRun): Promise<RunSummary> {
     signal: start.signal,
     results: [],
   };
+  if (!start.opts.check) {
+    run.locks = new HostLocks({
+      runId,
+      connector,
+      hostVars: (h) => start.inventory.hosts.get(h)?.vars,
+      breakStale: start.opts.breakStaleLocks === true || process.env.FLEETPLAY_BREAK_STALE_LOCKS === '1',
+      onTaken: (h) => journal.append({ t: 'host', host: h, state: 'locked', at: new Date().toISOString() }),
+    });
+  }
   for (const play of start.playbook.plays) {
     for (const name of playHosts(run, play)) {
       const inv = start.inventory.hosts.get(name);
@@ -86,7 +96,7 @@ export async function runPlaybook(start: StartRun): Promise<RunSummary> {
   const hooks = {
     rollbackHost: async (host: string, reason: string) => {
       const h = hosts.get(host);
-      if (!h || start.opts.check) return;
+      if (!h || start.opts.check || h.lockedOut) return;
       const ok = await rollbackHost(deps, host, reason);
       h.state = ok ? 'rolled-back' : 'rollback-failed';
     },
@@ -107,6 +117,8 @@ export async function runPlaybook(start: StartRun): Promise<RunSummary> {
       await runPlay(run, play, i, hooks);
     }
   } finally {
+    const kept = (await run.locks?.releaseAll()) ?? [];
+    for (const h of kept) start.emit({ kind: 'warning', host: h, message: `could not remove this run's lock on ${h} (host unreachable?); the next run will report it as stale` });
     await connector.closeAll();
   }
   if (start.signal.aborted) run.aborted ??= 'interrupted (Ctrl-C): no new tasks were started';
@@ -231,6 +243,8 @@ export async function rollbackRun(o: RollbackRunOptions): Promise<RollbackRunRes
   };
   const planned = hostNames.map((h) => planRollback(deps, h)).filter((p) => p.records.length > 0);
   const result: RollbackRunResult = { planned, ok: [], failed: [] };
+  // The run's own lock (left by a killed run) is taken over; another live run's lock is refused.
+  const locks = new HostLocks({ runId: o.runId, connector, hostVars: (h) => o.inventory.hosts.get(h)?.vars, breakStale: false });
   if (o.check) {
     journal.close();
     return result;
@@ -239,14 +253,21 @@ export async function rollbackRun(o: RollbackRunOptions): Promise<RollbackRunRes
     await Promise.all(
       planned.map(async (p) => {
         try {
+          await locks.acquire(p.host);
           const ok = await rollbackHost(deps, p.host, 'fleetplay rollback');
           (ok ? result.ok : result.failed).push(p.host);
+          if (ok) await locks.release(p.host);
         } catch (e) {
           o.emit({ kind: 'rollback-end', host: p.host, ok: false, error: redactor.redact(describeError(e)) });
           result.failed.push(p.host);
         }
       }),
     );
+    // A killed run may hold locks on hosts it had not changed yet: release those too.
+    const lockedOnly = [...new Set(records.flatMap((r) => (r.t === 'host' && r.state === 'locked' ? [r.host] : [])))].filter(
+      (h) => (!o.hosts || o.hosts.includes(h)) && !planned.some((p) => p.host === h),
+    );
+    await Promise.all(lockedOnly.map((h) => locks.release(h)));
   } finally {
     await connector.closeAll();
     journal.close();
