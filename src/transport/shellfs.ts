@@ -6,7 +6,7 @@
  * final mode and owner, are fsynced, then renamed over the target (`mv -T`: a symlink there is
  * replaced, never followed); the temp file is removed on any failure.
  */
-import { randomBytes } from 'node:crypto';
+import { atomicTempPath } from './types.js';
 import { posix } from 'node:path';
 import { TaskError } from '../errors.js';
 import type { FileType, RemoteStat, WriteOptions } from './types.js';
@@ -25,7 +25,7 @@ const STAT_FORMAT = '%F|%a|%u|%g|%U|%G|%s|%.3Y';
 
 /** A temp name next to `path`, hidden and unique. */
 export function tempPathFor(path: string): string {
-  return posix.join(posix.dirname(path), `.${posix.basename(path)}.fleetplay-${randomBytes(6).toString('hex')}.tmp`);
+  return atomicTempPath(path);
 }
 
 /** `chown` spec for owner and/or group, or null when neither is given. */

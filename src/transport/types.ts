@@ -98,3 +98,14 @@ export interface Connection {
 
 /** The read-only view of a host that `plan()` gets. */
 export type Probe = Pick<Connection, 'host' | 'exec' | 'stat' | 'readFile'>;
+
+/**
+ * The temp file an atomic write uses: fixed per target (not random), so rollback can remove one left
+ * behind by a run that died mid-write. Two writes of one file never overlap: a host is locked by one
+ * run, and a run writes a file from one task at a time.
+ */
+export function atomicTempPath(path: string): string {
+  const slash = path.lastIndexOf('/');
+  const dir = slash >= 0 ? path.slice(0, slash + 1) : '';
+  return `${dir}.${path.slice(slash + 1)}.fleetplay-write.tmp`;
+}

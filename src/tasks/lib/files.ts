@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
+import { atomicTempPath } from '../../transport/types.js';
 import type { Probe, RemoteStat } from '../../transport/types.js';
 import type { Step } from '../steps.js';
 
@@ -66,8 +67,11 @@ export async function snapshotFile(
 
 /** The steps that put a file back as its undo record says, ending with a checksum verification. */
 export function restoreFileSteps(u: FileUndo): Step[] {
+  // A run killed mid-write may have left the atomic write's temp file: remove it first.
+  const leftover: Step = { kind: 'remove', path: atomicTempPath(u.path), recursive: false, label: `remove a leftover temp file of ${u.path}, if any` };
   if (!u.existed) {
     return [
+      leftover,
       { kind: 'remove', path: u.path, recursive: false, label: `remove ${u.path} (it did not exist before)` },
       { kind: 'verify', path: u.path, sha256: null },
     ];
@@ -85,6 +89,7 @@ export function restoreFileSteps(u: FileUndo): Step[] {
   if (u.backup === undefined || u.sha256 === undefined) return [];
   const tmp = posix.join(posix.dirname(u.path), `.${posix.basename(u.path)}.fleetplay-restore`);
   return [
+    leftover,
     { kind: 'exec', argv: ['cp', '-p', '--', u.backup, tmp], label: `restore ${u.path} from ${u.backup}` },
     { kind: 'rename', from: tmp, to: u.path },
     { kind: 'verify', path: u.path, sha256: u.sha256, mode: u.mode, uid: u.uid, gid: u.gid },
