@@ -46,7 +46,11 @@ export const copyTask = defineTask({
         return { changed: false, steps: [], failed: `src ${a.src} is a directory; copying directories is not supported, copy its files` };
       }
       const data = await readControllerFile(src);
-      if (data === null) return { changed: false, steps: [], failed: `src ${a.src} does not exist on the controller` };
+      if (data === null) {
+        // In a dry run an earlier task (genkey/sign delegated to localhost) may be what creates src.
+        if (ctx.check) return { changed: true, reason: `would copy ${a.src} to ${dest}`, steps: [], dependsOn: `the task that creates ${a.src} on the controller` };
+        return { changed: false, steps: [], failed: `src ${a.src} does not exist on the controller` };
+      }
       content = data;
       const destStat = dest.endsWith('/') ? null : await ctx.probe.stat(dest);
       if (dest.endsWith('/') || destStat?.type === 'directory') dest = posix.join(dest, posix.basename(a.src));

@@ -44,6 +44,18 @@ describe('copy plan', () => {
     expect(c.dependsOn).toMatch(/\/nope/);
   });
 
+  it('a controller src that does not exist fails a run, and in check mode depends on the task that creates it', async () => {
+    const h = new FakeHost().dir('/etc/ssl');
+    const src = '/nonexistent/fleetplay-copy-test/common.key';
+    const p = await planOn(copyTask, h, { src, dest: '/etc/ssl/common.key' });
+    expect(p.failed).toMatch(/does not exist on the controller/);
+    const c = await planOn(copyTask, h, { src, dest: '/etc/ssl/common.key' }, { check: true });
+    expect(c.failed).toBeUndefined();
+    expect(c.changed).toBe(true);
+    expect(c.steps).toEqual([]);
+    expect(c.dependsOn).toContain(src);
+  });
+
   it('treats a private key as secret: no diff, secret write, default mode 0600', async () => {
     const h = new FakeHost().dir('/etc/ssl');
     const secrets: string[] = [];
