@@ -97,6 +97,8 @@ export async function runPlaybook(start: StartRun): Promise<RunSummary> {
     rollbackHost: async (host: string, reason: string) => {
       const h = hosts.get(host);
       if (!h || start.opts.check || h.lockedOut) return;
+      // Nothing changed on it (e.g. never reached): it stays failed/unreachable, not "rolled back".
+      if (!h.touched && !hasUndo(journal.path, host)) return;
       const ok = await rollbackHost(deps, host, reason);
       h.state = ok ? 'rolled-back' : 'rollback-failed';
     },
