@@ -78,7 +78,11 @@ export const verifyTask = defineTask({
     const name = posix.basename(a.cert);
     const problems: string[] = [];
     const certText = await readText(ctx.probe, a.cert);
-    if (certText === null) return { changed: false, steps: [], failed: `${a.cert} does not exist` };
+    if (certText === null) {
+      // A dry run cannot verify a certificate that an earlier task has not made yet; it says so.
+      if (ctx.check) return { changed: false, steps: [], reason: `not verified in a dry run: ${a.cert} does not exist yet (an earlier task would create it)` };
+      return { changed: false, steps: [], failed: `${a.cert} does not exist` };
+    }
     const certs = parseCertificates(certText);
     const leaf = certs[0];
     if (!leaf) return { changed: false, steps: [], failed: `${a.cert} holds no PEM certificate` };

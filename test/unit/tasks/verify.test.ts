@@ -37,6 +37,16 @@ describe('verify', () => {
     expect(p.reason).toMatch(/^agent3\.crt: chain OK to \/O=Fleet Test\/CN=Corp Root, key matches, 36\d days left$/);
   });
 
+  it('a missing certificate fails a run; a dry run says it cannot verify it yet', async () => {
+    const args = { ...BASE, cert: '/root/.pem/common.crt' };
+    const p = await planOn(verifyTask, host(), args);
+    expect(p.failed).toBe('/root/.pem/common.crt does not exist');
+    const c = await planOn(verifyTask, host(), args, { check: true });
+    expect(c.failed).toBeUndefined();
+    expect(c.changed).toBe(false);
+    expect(c.reason).toMatch(/^not verified in a dry run: \/root\/.pem\/common\.crt does not exist yet/);
+  });
+
   it('says what PostgreSQL would say when root.crl lacks a CRL from a CA in the chain', async () => {
     const p = await planOn(verifyTask, host({ crl: crls.root }), { ...BASE, crl: '/pgdata/root.crl' });
     expect(p.failed).toBe(
