@@ -7,6 +7,7 @@ import { sqlTask } from './sql.js';
 import { tlsProbeTask } from './tls_probe.js';
 import { pemAgentFactsTask } from './pem_agent_facts.js';
 import { pemFleetCheckTask } from './pem_fleet_check.js';
+import { slurpTask } from './slurp.js';
 import { assertTask } from './assert.js';
 import { backupTask } from './backup.js';
 import { commandTask } from './command.js';
@@ -46,6 +47,7 @@ export const ALL_TASKS: readonly TaskModule[] = [
   wait_forTask,
   pemAgentFactsTask,
   pemFleetCheckTask,
+  slurpTask,
   sqlTask,
   pgConnectTask,
   tlsProbeTask,

@@ -161,4 +161,17 @@ describe('pem-trusted-ca.yaml on the lab', () => {
     expect(await servedIssuer()).toMatch(/CN=PEM/);
     await agentsHeartbeatWith(/CN=PEM$/, started);
   });
+
+  it('dual trust keeps every agent connected throughout: no agent is ever refused', async () => {
+    const started = new Date();
+    const r = await run('run', 'dual.json', ['-e', 'pem_dual_trust=true']);
+    expect(r.code, r.out).toBe(0);
+    await agentsHeartbeatWith(/CN=Corp Issuing CA 1/, started);
+    const st = await labStatus(dir);
+    const refused = st.agents.filter((a) => a.lastError !== null && new Date(a.lastError.at) >= started);
+    expect(refused.map((a) => `agent${a.id}: ${a.lastError?.message}`)).toEqual([]);
+    expect(await servedIssuer()).toMatch(/CN=Corp Issuing CA 1/);
+    const root = readFileSync(join(dir, 'hosts', 'pem-server', 'var', 'lib', 'edb', 'as15', 'data', 'root.crt'), 'utf8');
+    expect(root.match(/BEGIN CERTIFICATE/g)?.length).toBe(2);
+  });
 });
