@@ -88,7 +88,8 @@ const WRITE_SCRIPT = [
   'tmp=$1; dst=$2; mode=$3; own=$4',
   'umask 077; set -C',
   `trap 'rm -f -- "$tmp"' EXIT`,
-  'cat > "$tmp" && chmod -- "$mode" "$tmp" && { [ -z "$own" ] || chown -- "$own" "$tmp"; } && sync -- "$tmp" && mv -fT -- "$tmp" "$dst"',
+  // a temp file left by a run killed mid-write is removed first (rm never follows a link; set -C then refuses a new one)
+  'rm -f -- "$tmp"; cat > "$tmp" && chmod -- "$mode" "$tmp" && { [ -z "$own" ] || chown -- "$own" "$tmp"; } && sync -- "$tmp" && mv -fT -- "$tmp" "$dst"',
 ].join('\n');
 
 export async function shellWriteAtomic(run: RawRunner, host: string, path: string, data: Buffer | string, opts: WriteOptions): Promise<void> {

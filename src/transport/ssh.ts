@@ -419,7 +419,16 @@ class SshConnection implements Connection {
     let created = false;
     try {
       // Created with the final mode (the sftp-server's umask can only narrow it), then set exactly.
-      const handle = await this.sftpCall<Buffer>('create', tmp, (s, cb) => s.open(tmp, 'wx', { mode }, cb));
+      const create = (): Promise<Buffer> => this.sftpCall<Buffer>('create', tmp, (s, cb) => s.open(tmp, 'wx', { mode }, cb));
+      let handle: Buffer;
+      try {
+        handle = await create();
+      } catch (e) {
+        // A run killed mid-write left this (fixed-name) temp file: unlink it (never follows a link), retry once.
+        if (this.broken || !(e instanceof TaskError)) throw e;
+        await this.sftpCall<void>('remove', tmp, (s, cb) => s.unlink(tmp, cb)).catch(() => undefined);
+        handle = await create();
+      }
       created = true;
       try {
         for (let off = 0; off < buf.length; off += 32 * 1024) {
