@@ -5,10 +5,11 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ANSIBLE_CONFIGS, ansibleContender, cpuFloorScript, fleetplayContender, shellFloorContender, ssh2FloorContender } from './lib/contenders.js';
-import type { Contender, Scenario } from './lib/contenders.js';
+import type { AnsibleConfig, Contender, Scenario } from './lib/contenders.js';
 import { BENCH_DIR, startBenchFleet } from './lib/fleet.js';
 import type { BenchFleet } from './lib/fleet.js';
 import { timed } from './lib/measure.js';
@@ -30,15 +31,16 @@ const { values: opt } = parseArgs({
     'pki-n': { type: 'string' },
     out: { type: 'string' },
     'no-build': { type: 'boolean', default: false },
+    'ansible-reps': { type: 'string' },
   },
 });
 
 const quick = opt.quick ?? false;
 const sizes = (opt.hosts ?? (quick ? '10' : '10,100')).split(',').map(Number);
-const reps = Number(opt.reps ?? (quick ? 3 : 5));
+const reps = Number(opt.reps ?? (quick ? 2 : 3));
+const ansibleReps = Number(opt['ansible-reps'] ?? 1);
 const scenarios = (opt.scenarios ?? 'noop,rotate,pki').split(',');
-/** all | best (forks 50 pipelining on, and Mitogen) | none */
-const ansibleSet = opt.ansible ?? (quick ? 'best' : 'all');
+const ansibleSet = opt.ansible ?? (quick ? 'mitogen' : 'default');
 const pkiN = Number(opt['pki-n'] ?? (quick ? 200 : 1000));
 const work = join(BENCH_DIR, '.work');
 const out = opt.out ?? join(BENCH_DIR, 'RESULTS.md');
@@ -53,13 +55,31 @@ function build(): void {
   }
 }
 
-/** How many runs a contender gets: the slow Ansible configurations fewer at 100+ hosts. */
-function repsFor(id: string, n: number): number {
+/** Runs per contender: fleetplay and the floors `reps` times (rotate at 100+ hosts fewer), Ansible `ansibleReps`. */
+function repsFor(id: string, s: Scenario, n: number): number {
   const isAnsible = id.startsWith('ansible') || id.startsWith('mitogen');
-  if (!isAnsible) return n >= 500 ? Math.min(reps, 3) : reps;
-  if (n >= 500) return 1;
-  if (n >= 100) return id === 'ansible-f50-pipe' || id === 'mitogen-f50' ? Math.min(reps, 3) : 1;
-  return reps;
+  if (isAnsible) return ansibleReps;
+  return n >= 100 && s === 'rotate' && opt.reps === undefined ? Math.min(reps, 2) : reps;
+}
+
+/**
+ * default: the whole Ansible matrix for noop at the smallest size, the two best configurations
+ * (forks 50 + pipelining, and Mitogen) elsewhere; all; best; mitogen; none.
+ */
+function ansibleConfigs(s: Scenario, n: number): AnsibleConfig[] {
+  const best = ANSIBLE_CONFIGS.filter((c) => c.id === 'ansible-f50-pipe' || c.mitogen);
+  switch (ansibleSet) {
+    case 'none':
+      return [];
+    case 'all':
+      return ANSIBLE_CONFIGS;
+    case 'best':
+      return best;
+    case 'mitogen':
+      return ANSIBLE_CONFIGS.filter((c) => c.mitogen);
+    default:
+      return s === 'noop' && n === Math.min(...sizes) ? ANSIBLE_CONFIGS : best;
+  }
 }
 
 function contenders(s: Scenario, fleet: BenchFleet, dir: string, profileDir?: string): Contender[] {
@@ -69,11 +89,10 @@ function contenders(s: Scenario, fleet: BenchFleet, dir: string, profileDir?: st
   writeFileSync(anBook, s === 'noop' ? noopPlaybook() : rotatePlaybookAnsible());
   const n = fleet.n;
   const list: Contender[] = [
-    s === 'noop' ? ssh2FloorContender(fleet, dir, repsFor('floor', n)) : shellFloorContender(fleet, dir, repsFor('floor', n)),
-    fleetplayContender(fpBook, fleet, dir, repsFor('fleetplay', n), profileDir),
+    s === 'noop' ? ssh2FloorContender(fleet, dir, repsFor('floor', s, n)) : shellFloorContender(fleet, dir, repsFor('floor', s, n)),
+    fleetplayContender(fpBook, fleet, dir, repsFor('fleetplay', s, n), profileDir),
   ];
-  const cfgs = ANSIBLE_CONFIGS.filter((c) => ansibleSet === 'all' || (ansibleSet === 'best' && (c.id === 'ansible-f50-pipe' || c.mitogen)));
-  for (const c of cfgs) list.push(ansibleContender(c, anBook, fleet, dir, repsFor(c.id, n)));
+  for (const c of ansibleConfigs(s, n)) list.push(ansibleContender(c, anBook, fleet, dir, repsFor(c.id, s, n)));
   return list;
 }
 
@@ -132,7 +151,8 @@ async function main(): Promise<void> {
   if (!opt['no-build']) build();
   if (ansibleSet !== 'none' && scenarios.some((s) => s !== 'pki')) ensureAnsible(log);
   const results: SizeResult[] = [];
-  let profile: ProfileSummary | undefined;
+  const profiles: ProfileSummary[] = [];
+  const load0 = loadavg();
   for (const n of sizes) {
     log(`fleet of ${n} hosts: starting one sshd per host on loopback ...`);
     const fleet = await startBenchFleet(n, work);
@@ -140,8 +160,8 @@ async function main(): Promise<void> {
       for (const s of scenarios.filter((x): x is Scenario => x === 'noop' || x === 'rotate')) {
         results.push(await runSize(s, fleet));
       }
-      if (opt.profile && scenarios.includes('noop') && n === Math.max(...sizes)) {
-        profile = await profileNoop(fleet);
+      if (opt.profile && n === Math.max(...sizes)) {
+        for (const s of scenarios.filter((x): x is Scenario => x === 'noop' || x === 'rotate')) profiles.push(await profileRun(s, fleet));
       }
     } finally {
       await fleet.stop();
@@ -150,24 +170,27 @@ async function main(): Promise<void> {
   const pki = scenarios.includes('pki') ? runPki() : undefined;
   const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
   const totalS = (Date.now() - t0) / 1000;
-  const md = renderResults({ machine: machineInfo(), command, results, pki, profile, totalS, reps });
+  const md = renderResults({ machine: { ...machineInfo(), 'load average (1/5/15 min) at start → end': `${fmtLoad(load0)} → ${fmtLoad(loadavg())}` }, command, results, pki, profiles, totalS, reps });
   writeFileSync(out, md);
   log(`\n${md}`);
   log(`wrote ${out} (${totalS.toFixed(0)} s in all)`);
 }
 
-/** One fleetplay noop run under node --cpu-prof; the profile's top frames. */
-async function profileNoop(fleet: BenchFleet): Promise<ProfileSummary> {
-  const dir = join(work, `profile-${fleet.n}`);
+const fmtLoad = (l: number[]): string => l.map((x) => x.toFixed(1)).join(' / ');
+
+/** One fleetplay run under node --cpu-prof; the profile's top frames. */
+async function profileRun(s: Scenario, fleet: BenchFleet): Promise<ProfileSummary> {
+  const dir = join(work, `profile-${s}-${fleet.n}`);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
-  const c = contenders('noop', fleet, dir, dir).find((x) => x.id === 'fleetplay');
+  const c = contenders(s, fleet, dir, dir).find((x) => x.id === 'fleetplay');
   if (c === undefined) throw new Error('no fleetplay contender');
+  if (s === 'rotate') fleet.seedRotate();
   const smp = await timed(c.argv, { env: c.env, logFile: join(dir, 'fleetplay.log') });
   const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
   if (file === undefined) throw new Error(`no .cpuprofile in ${dir}`);
   log(`  profile: ${join(dir, file)}`);
-  return { n: fleet.n, wallMs: smp.wallMs, file: join(dir, file), ...topFrames(join(dir, file), join(BENCH_DIR, '..')) };
+  return { scenario: s, n: fleet.n, wallMs: smp.wallMs, file: join(dir, file), ...topFrames(join(dir, file), join(BENCH_DIR, '..')) };
 }
 
 await main();

@@ -37,6 +37,7 @@ export interface SizeResult {
 }
 
 export interface ProfileSummary {
+  scenario: Scenario;
   n: number;
   wallMs: number;
   file: string;
@@ -120,10 +121,10 @@ function targets(results: SizeResult[]): string {
 function profileSection(p: ProfileSummary | undefined): string {
   if (!p) return '';
   const f = (xs: Frame[]) => xs.map((x) => `| ${x.name.replace(/\|/g, '\\|')} | ${x.selfMs.toFixed(0)} ms | ${x.pct.toFixed(1)} % |`).join('\n');
-  return `\n## Where fleetplay's controller time goes (noop, ${p.n} hosts, node --cpu-prof)\n\nOne run under the profiler: ${fmtS(p.wallMs)} wall, ${fmtS(p.totalMs)} profiled. Self time, top frames:\n\n| function | self | share |\n|---|---:|---:|\n${f(p.byFunction)}\n\nBy file or package:\n\n| file | self | share |\n|---|---:|---:|\n${f(p.byFile)}\n`;
+  return `\n## Where fleetplay's controller time goes (${p.scenario}, ${p.n} hosts, node --cpu-prof)\n\nOne run under the profiler: ${fmtS(p.wallMs)} wall, ${fmtS(p.totalMs)} profiled. Self time, top frames:\n\n| function | self | share |\n|---|---:|---:|\n${f(p.byFunction)}\n\nBy file or package:\n\n| file | self | share |\n|---|---:|---:|\n${f(p.byFile)}\n`;
 }
 
-export function renderResults(r: { machine: Record<string, string>; command: string; results: SizeResult[]; pki: string | undefined; profile: ProfileSummary | undefined; totalS: number; reps: number }): string {
+export function renderResults(r: { machine: Record<string, string>; command: string; results: SizeResult[]; pki: string | undefined; profiles: ProfileSummary[]; totalS: number; reps: number }): string {
   const machine = Object.entries(r.machine).map(([k, v]) => `- ${k}: ${v}`).join('\n');
   return `# Benchmark results
 
@@ -132,8 +133,10 @@ Written by \`npm run bench\` (bench/run.ts) on ${new Date().toISOString()}; the 
     ${r.command}
 
 Every contender runs against the same real sshd fleet on loopback (one sshd per simulated host), the
-same inventory, host keys checked against the fleet's known_hosts. Contenders run alternately, up
-to ${r.reps} times each (the slow Ansible configurations fewer times at 100+ hosts, see "runs").
+same inventory, host keys checked against the fleet's known_hosts. Contenders run alternately
+(A, B, C, A, B, C, ...), fleetplay and the floors up to ${r.reps} times, Ansible as often as the
+"runs" column says (its runs take minutes at 100 hosts). The rotate scenario's hosts are reset
+before every run, so every run does the full rotation.
 Wall time is from spawn to exit of the controller process; CPU is the controller process and the
 children it waited for; peak RSS is the largest single controller process (for Ansible that is
 one process, not the sum of its forks).
@@ -149,7 +152,7 @@ ${targets(r.results)}
 ## Tables
 
 ${r.results.map(table).join('\n\n')}
-${profileSection(r.profile)}
+${r.profiles.map(profileSection).join('')}
 ## pki (issue 3)
 
 ${r.pki === undefined ? 'not run' : `\`\`\`\n${r.pki}\n\`\`\``}
