@@ -161,7 +161,18 @@ const SFTP_NO_SUCH_FILE = 2;
  * requests on root logins, which run without post-auth privilege separation.)
  */
 const PID_MARK = '__fleetplay_pid=';
-const PID_PREFIX = `echo ${PID_MARK}$$ >&2; `;
+/**
+ * Login noise (~/.ssh/rc, a chatty .bashrc) is written to the session's stdout before the command
+ * runs: a marker line on stdout separates it from the command's own output, which starts after it.
+ */
+const OUT_MARK = '__fleetplay_out__\n';
+const PID_PREFIX = `echo ${PID_MARK}$$ >&2; echo ${OUT_MARK.trim()}; `;
+
+/** The command's stdout: what follows the first marker line (anything before it is login noise). */
+export function stripOutMark(out: Buffer): Buffer {
+  const i = out.indexOf(OUT_MARK);
+  return i < 0 ? out : out.subarray(i + OUT_MARK.length);
+}
 const PID_LINE = new RegExp(`(^|\\n)${PID_MARK}(\\d+)\\n`);
 
 /** The command's PID from the stderr seen so far, and stderr without the marker line. */
@@ -323,7 +334,7 @@ class SshConnection implements Connection {
             return finish(new ConnectionError(`connection to ${this.host} lost (the command ended without an exit status)`, { host: this.host }));
           }
           const status = sig === null ? { exitCode: code ?? 0, signal: null } : signalExit(sig);
-          finish(null, { ...status, stdout: Buffer.concat(out), stderr: splitPidMark(Buffer.concat(errs).toString('utf8')).rest });
+          finish(null, { ...status, stdout: stripOutMark(Buffer.concat(out)), stderr: splitPidMark(Buffer.concat(errs).toString('utf8')).rest });
         });
         channel.on('error', (e: Error) => finish(new ConnectionError(`command channel on ${this.host} failed: ${e.message}`, { host: this.host, cause: e })));
         channel.end(stdin);
