@@ -22,6 +22,7 @@ import { describeStep } from './tasks/steps.js';
 import { findTask, taskNames } from './tasks/index.js';
 import type { RunSummary } from './runner/events.js';
 import { readRunMeta, rollbackRun, runPlaybook } from './runner/run.js';
+import { runDirFor } from './runner/paths.js';
 import type { ConnectorOptions } from './runner/connector.js';
 import { labCommand } from './lab/cli.js';
 
@@ -232,6 +233,12 @@ export function buildProgram(setCode: (n: number) => void): Command {
 
   commonOptions(program.command('resume <run-id>').description('continue a failed, killed or waiting run (same run id and journal)')).action(async (runId: string, o: CommonOpts) => {
     const meta = readRunMeta(runId);
+    const saved = join(runDirFor(runId), 'playbook.yaml');
+    if (existsSync(meta.playbook) && existsSync(saved) && readFileSync(meta.playbook, 'utf8') !== readFileSync(saved, 'utf8')) {
+      throw new UsageError(`${meta.playbook} changed since run ${runId} started; resume continues the same playbook`, {
+        hint: `put back the version the run used (a copy is in ${saved}), or start a new run`,
+      });
+    }
     const given = o.extraVars;
     const merged: CommonOpts = {
       ...o,

@@ -63,6 +63,11 @@ export interface RunContext {
   emit: EventSink;
   signal: AbortSignal;
   results: HostTaskResult[];
+  /**
+   * On resume: `host|taskKey` of the task instances an earlier attempt of this run applied (and did
+   * not undo). They are not planned again: a resumed run continues where each host stopped.
+   */
+  resumeDone: ReadonlySet<string>;
   /** Set when the run stops starting new work (policy stop, threshold breach, Ctrl-C). */
   aborted?: string;
   /** Per-host run locks (absent in check mode): taken before a host's first change. */

@@ -131,6 +131,9 @@ async function runOne(
 
   let plan: Plan;
   const taskKey = `p${pos.playIndex + 1}${pos.handler ? 'h' : 't'}${pos.taskIndex + 1}${loop ? `i${loop.index + 1}` : ''}`;
+  if (run.resumeDone.has(`${host.name}|${taskKey}`)) {
+    return done('ok', { changed: false, resumed: true }, { reason: 'applied by the earlier attempt of this run (resume)' });
+  }
   try {
     const probe = await run.connector.get(target);
     const ctx: TaskContext<unknown> & { openTcp: (h: string, p: number) => Promise<import('node:stream').Duplex> } = {

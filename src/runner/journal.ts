@@ -114,3 +114,18 @@ export function pendingUndo(records: readonly JournalRecord[], host: string): Ar
     .map((r) => ({ ...r, applied: applied.has(r.seq) }))
     .reverse();
 }
+
+/** `host|taskKey` of every task instance applied and not undone (what `resume` must not redo). */
+export function appliedTasks(records: readonly JournalRecord[]): Set<string> {
+  const undo = new Map<number, { host: string; taskKey: string }>();
+  const applied = new Set<number>();
+  const undone = new Set<number>();
+  for (const r of records) {
+    if (r.t === 'undo') undo.set(r.seq, { host: r.host, taskKey: r.taskKey });
+    else if (r.t === 'applied') applied.add(r.seq);
+    else if (r.t === 'undone') undone.add(r.seq);
+  }
+  const out = new Set<string>();
+  for (const [seq, u] of undo) if (applied.has(seq) && !undone.has(seq)) out.add(`${u.host}|${u.taskKey}`);
+  return out;
+}

@@ -12,7 +12,7 @@ import { RunConnector } from './connector.js';
 import type { ConnectorOptions } from './connector.js';
 import type { Connector, HostState, RunContext, RunOptions } from './context.js';
 import type { EventSink, HostSummary, RunSummary } from './events.js';
-import { Journal, readJournal } from './journal.js';
+import { Journal, appliedTasks, readJournal } from './journal.js';
 import { HostLocks } from './lock.js';
 import { newRunId, runDirFor } from './paths.js';
 import { playHosts, runPlay } from './play.js';
@@ -55,6 +55,7 @@ export async function runPlaybook(start: StartRun): Promise<RunSummary> {
   redactor.addFromVars(start.opts.extraVars);
   for (const p of start.playbook.plays) redactor.addFromVars(p.vars);
   const journal = Journal.open(runDir, redactor);
+  const resumeDone = start.resumeId ? appliedTasks(readJournal(journal.path)) : new Set<string>();
   if (!start.resumeId) writeRunFiles(runDir, start, runId, redactor);
   journal.append({ t: 'run', runId, at: new Date().toISOString(), playbook: start.playbook.file, check: start.opts.check, resume: start.resumeId !== undefined });
 
@@ -73,6 +74,7 @@ export async function runPlaybook(start: StartRun): Promise<RunSummary> {
     emit: start.emit,
     signal: start.signal,
     results: [],
+    resumeDone,
   };
   if (!start.opts.check) {
     run.locks = new HostLocks({
@@ -117,6 +119,14 @@ export async function runPlaybook(start: StartRun): Promise<RunSummary> {
     for (const [i, play] of start.playbook.plays.entries()) {
       if (run.aborted || start.signal.aborted) break;
       await runPlay(run, play, i, hooks);
+      // A host waiting for something outside the run (an external CA's signature) is a barrier:
+      // the whole run pauses after this play, so no later play runs against a half-ready fleet.
+      // `resume` continues every host from here.
+      const waiting = [...hosts.values()].filter((h) => h.state === 'waiting').map((h) => h.name);
+      if (waiting.length > 0 && i < start.playbook.plays.length - 1) {
+        start.emit({ kind: 'warning', message: `paused after play "${play.name}": ${waiting.join(', ')} wait(s) for an external signature; every host continues with fleetplay resume ${runId}` });
+        break;
+      }
     }
   } finally {
     const kept = (await run.locks?.releaseAll()) ?? [];

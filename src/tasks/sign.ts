@@ -123,7 +123,7 @@ export const signTask = defineTask({
     const appendCa = a.chain && ca !== undefined && !ca.selfIssued;
     const subject = csr.subject;
 
-    if ('external' in a.ca) return planExternal(ctx.host.name, a, a.ca.external, csr, csrText, destText, snap.steps, undo, ctx.check);
+    if ('external' in a.ca) return planExternal(ctx.host.name, a, a.ca.external, csr, csrText, destText, snap.steps, undo, ctx.check, ctx.runId);
 
     if ('host' in a.ca) {
       const serialHex = randomSerialHex();
@@ -191,6 +191,7 @@ async function planExternal(
   backup: Step[],
   undo: UndoData,
   check: boolean,
+  runId: string,
 ): Promise<Plan> {
   const base = posix.basename(a.csr).replace(/\.(csr|req|pem)$/, '');
   const csrOut = posix.join(dir, `${host}-${base}.csr`);
@@ -215,7 +216,7 @@ async function planExternal(
       result: { dest: a.dest, issuer: leaf.issuer, serial: leaf.serial },
     };
   }
-  const waiting = `CSR written to ${csrOut}, drop the signed certificate at ${crtIn} and run fleetplay resume <run-id>`;
+  const waiting = `CSR written to ${csrOut}, drop the signed certificate at ${crtIn} and run fleetplay resume ${runId}`;
   if (check) return { changed: true, reason: `would export ${a.csr} to ${csrOut} and wait for ${crtIn}`, steps: [] };
   // The export is the one write a plan makes: it is on the controller, public, and is what waiting means.
   await writeControllerFileAtomic(csrOut, Buffer.from(csrText), 0o644);
