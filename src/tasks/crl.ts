@@ -4,8 +4,9 @@
  * On the CA's host it runs `openssl ca -gencrl` with a throwaway minimal config in a 0700 temp dir
  * (the CA key stays there); with `controller_ca: true` the controller signs it with pki/crl.ts.
  * `state: checked` verifies that the CRL file covers every CA in a root.crt with a current CRL
- * (pitfall 1: otherwise PostgreSQL refuses every client with "unknown ca"). Rollback restores the
- * previous CRL from its backup.
+ * (pitfall 1: otherwise PostgreSQL refuses every client with "unknown ca"). `keep_other_issuers`
+ * keeps the other CAs' CRLs already in `path` (a root.crl covering old and new CA in a rollover).
+ * Rollback restores the previous CRL from its backup.
  */
 import { z } from 'zod';
 import { defineTask, noChange } from './types.js';
@@ -42,6 +43,8 @@ export const crlArgs = z
     /** state: checked: the CA bundle (root.crt) whose CAs all need a CRL. */
     ca_bundle: pathArg.optional(),
     margin_days: z.coerce.number().nonnegative().default(0),
+    /** state: present: keep the CRLs of other CAs already in `path` (root.crl covering several CAs). */
+    keep_other_issuers: boolArg.default(false),
     owner: ownerArg.optional(),
     group: ownerArg.optional(),
     mode: modeArg.default(0o644),
@@ -106,6 +109,18 @@ async function planChecked(a: z.infer<typeof crlArgs>, probe: Parameters<typeof 
   return noChange(`${a.path} has a current CRL from each of the ${cas.length} CA(s) in ${a.ca_bundle}`, result);
 }
 
+/** The PEM of every CRL in `content` that is not from `ca` (unreadable content keeps nothing). */
+async function otherIssuersPem(ca: CertInfo, content: Buffer): Promise<string> {
+  let all: CrlInfo[];
+  try {
+    all = parseCrls(content);
+  } catch {
+    return '';
+  }
+  const mine = new Set(await crlsOf(ca, all));
+  return all.filter((c) => !mine.has(c)).map((c) => (c.pem.endsWith('\n') ? c.pem : `${c.pem}\n`)).join('');
+}
+
 export const crlTask = defineTask({
   name: 'crl',
   args: crlArgs,
@@ -131,6 +146,7 @@ export const crlTask = defineTask({
       return noChange(`${a.path}: CRL from ${ca.cn ?? ca.subject} is current, ${left} days left`, { path: a.path, issuer: ca.subject });
     }
     const why = existing.length === 0 ? `create CRL ${a.path} for ${ca.cn ?? ca.subject}` : `refresh CRL ${a.path} for ${ca.cn ?? ca.subject}`;
+    const others = a.keep_other_issuers && snap.content !== null ? await otherIssuersPem(ca, snap.content) : '';
     const write: Step = {
       kind: 'write',
       path: a.path,
@@ -163,10 +179,18 @@ export const crlTask = defineTask({
         ...(a.ca_host !== undefined ? { host: a.ca_host } : {}),
       };
     }
+    // The other CAs' CRLs go first, unchanged; this CA's new CRL replaces its old ones.
+    const keep: Step[] = others === '' ? [] : [{
+      kind: 'call',
+      label: `keep the CRLs of the other CAs in ${a.path}`,
+      async run(api) {
+        api.captures.set('crl', others + (api.captures.get('crl') ?? ''));
+      },
+    }];
     return {
       changed: true,
-      reason: why,
-      steps: [...snap.steps, make, write],
+      reason: others === '' ? why : `${why} (the other CAs' CRLs kept)`,
+      steps: [...snap.steps, make, ...keep, write],
       undo: { file: snap.undo } as unknown as UndoData,
       result: { path: a.path, issuer: ca.subject, revoked: wanted },
     };

@@ -28,6 +28,8 @@ import { signTask } from './sign.js';
 import { certInfoTask } from './cert_info.js';
 import { verifyTask } from './verify.js';
 import { crlTask } from './crl.js';
+import { caCertTask } from './ca_cert.js';
+import { certBundleTask } from './cert_bundle.js';
 import type { TaskModule } from './types.js';
 
 export const ALL_TASKS: readonly TaskModule[] = [
@@ -57,6 +59,8 @@ export const ALL_TASKS: readonly TaskModule[] = [
   certInfoTask,
   verifyTask,
   crlTask,
+  caCertTask,
+  certBundleTask,
 ];
 
 const byName = new Map<string, TaskModule>();

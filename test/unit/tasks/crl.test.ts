@@ -64,6 +64,21 @@ describe('crl state: present', () => {
     void before;
   });
 
+  it("keep_other_issuers: a new CA's CRL is added to root.crl and the old CA's CRL stays (dual trust)", async () => {
+    const otherCrl = await createCrl({ ca: inter, days: 30 });
+    const h = host(root).file('/pgdata/root.crl', otherCrl);
+    const p = await planOn(crlTask, h, { ...ARGS, keep_other_issuers: true });
+    expect(p.reason).toBe("create CRL /pgdata/root.crl for Corp Root (the other CAs' CRLs kept)");
+    await applyFakeSteps(h, p.steps);
+    const crls = parseCrls(h.content('/pgdata/root.crl') ?? '');
+    expect(crls.map((c) => c.issuerCn)).toEqual(['Corp Intermediate', 'Corp Root']);
+    expect((await planOn(crlTask, h, { ...ARGS, keep_other_issuers: true })).changed).toBe(false);
+    // without it, the file holds only this CA's CRL (the old behaviour)
+    const h2 = host(root).file('/pgdata/root.crl', otherCrl);
+    await applyFakeSteps(h2, (await planOn(crlTask, h2, ARGS)).steps);
+    expect(parseCrls(h2.content('/pgdata/root.crl') ?? '').map((c) => c.issuerCn)).toEqual(['Corp Root']);
+  });
+
   it('refreshes a CRL that is about to expire', async () => {
     const h = host(root).file('/pgdata/root.crl', await createCrl({ ca: root, days: 3 }));
     const p = await planOn(crlTask, h, ARGS);
