@@ -4,7 +4,7 @@
  * medians and ratios and writes bench/RESULTS.md. See bench/README.md for the flags.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -41,12 +41,23 @@ const reps = Number(opt.reps ?? (quick ? 2 : 3));
 const ansibleReps = Number(opt['ansible-reps'] ?? 1);
 const scenarios = (opt.scenarios ?? 'noop,rotate,pki').split(',');
 const ansibleSet = opt.ansible ?? (quick ? 'mitogen' : 'default');
-const pkiN = Number(opt['pki-n'] ?? (quick ? 200 : 1000));
+const pkiN = Number(opt['pki-n'] ?? (quick ? 100 : 1000));
 const work = join(BENCH_DIR, '.work');
 const out = opt.out ?? join(BENCH_DIR, 'RESULTS.md');
 const log = (s: string): void => void process.stdout.write(`${s}\n`);
 
+/** The newest mtime under a directory. */
+function newest(dir: string): number {
+  let t = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (e.isFile()) t = Math.max(t, statSync(join(e.parentPath, e.name)).mtimeMs);
+  }
+  return t;
+}
+
 function build(): void {
+  const cli = join(work, 'build', 'cli.js');
+  if (existsSync(cli) && statSync(cli).mtimeMs > newest(join(BENCH_DIR, '..', 'src'))) return;
   log('building src/ into bench/.work/build (tsc) ...');
   try {
     execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json', '--outDir', join(work, 'build')], { cwd: join(BENCH_DIR, '..'), stdio: 'pipe' });
@@ -76,7 +87,8 @@ function ansibleConfigs(s: Scenario, n: number): AnsibleConfig[] {
     case 'best':
       return best;
     case 'mitogen':
-      return ANSIBLE_CONFIGS.filter((c) => c.mitogen);
+      // --quick: Mitogen, the fastest Ansible, on noop only
+      return s === 'noop' ? ANSIBLE_CONFIGS.filter((c) => c.mitogen) : [];
     default:
       return s === 'noop' && n === Math.min(...sizes) ? ANSIBLE_CONFIGS : best;
   }
