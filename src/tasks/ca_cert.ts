@@ -4,7 +4,8 @@
  * atomically to `path`. This is how PEM's own CA (ca_certificate.crt) is made and renewed; the key
  * never leaves the host. Idempotent: an existing certificate at `path` for the same key and subject,
  * CA:TRUE and with more than `renew_days` left, is kept. In check mode a key that an earlier genkey
- * would create gives `dependsOn`. Rollback restores the previous certificate (or removes the new one).
+ * would create gives `dependsOn`. `fingerprint_sha256` is registered only once the certificate
+ * exists (kept, or made by the apply), so later tasks that read the new CA can depend on it. Rollback restores the previous certificate (or removes the new one).
  */
 import { z } from 'zod';
 import { defineTask } from './types.js';
@@ -87,6 +88,14 @@ export const caCertTask = defineTask({
         mode: a.mode,
         ...(a.owner !== undefined ? { owner: a.owner } : {}),
         ...(a.group !== undefined ? { group: a.group } : {}),
+      },
+      {
+        kind: 'call',
+        label: `register the facts of the new ${a.path}`,
+        async run(api) {
+          const made = parseCertificates(api.captures.get(CA_CERT_CAPTURE) ?? '')[0];
+          return made ? { subject: made.subject, fingerprint_sha256: made.fingerprintSha256, not_after: made.notAfter.toISOString() } : {};
+        },
       },
     ];
     return { changed: true, reason: why, steps, undo: { file: snap.undo } as unknown as UndoData, result: { path: a.path, subject: subj } };

@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { caCertTask } from '../../../src/tasks/ca_cert.js';
 import { generateKey } from '../../../src/pki/keys.js';
-import type { ExecStep } from '../../../src/tasks/steps.js';
+import type { CallStep, ExecStep, StepApi } from '../../../src/tasks/steps.js';
 import { FakeHost } from '../../support/fake-probe.js';
 import { applyFakeSteps, planOn, rollbackOn } from '../../support/fake-steps.js';
 import { withPkeyProbe } from '../pki/fixtures.js';
@@ -35,6 +35,7 @@ describe('ca_cert', () => {
     expect(plan.changed).toBe(true);
     const exec = plan.steps.find((s): s is ExecStep => s.kind === 'exec');
     expect(exec?.argv).toContain('/O=PEM/CN=PEM CA 2027');
+    expect(plan.result?.fingerprint_sha256).toBeUndefined();
     await applyFakeSteps(h, plan.steps);
     const pem = h.content('/pgdata/ca_certificate.crt') ?? '';
     const x = new X509Certificate(pem);
@@ -42,6 +43,9 @@ describe('ca_cert', () => {
     expect(x.subject).toBe('O=PEM\nCN=PEM CA 2027');
     expect(x.checkIssued(x)).toBe(true);
     expect(x.verify(key.publicKey)).toBe(true);
+    const call = plan.steps.find((s): s is CallStep => s.kind === 'call');
+    const facts = await call?.run({ captures: new Map([['ca_cert', pem]]) } as unknown as StepApi);
+    expect(facts).toMatchObject({ fingerprint_sha256: x.fingerprint256 });
     const file = wd.file('ca.crt', pem);
     expect(execFileSync('openssl', ['verify', '-CAfile', file, '-x509_strict', file], { encoding: 'utf8' })).toContain(': OK');
     expect(execFileSync('openssl', ['x509', '-in', file, '-noout', '-ext', 'keyUsage'], { encoding: 'utf8' })).toMatch(/Certificate Sign, CRL Sign/);
