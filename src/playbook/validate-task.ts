@@ -253,11 +253,12 @@ export function checkTask(task: TaskSpec, mod: TaskModule | undefined, baseVars:
   }
   const runs = items === undefined ? [vars] : items.map((item) => ({ ...vars, [task.loopVar]: item }));
   for (const v of runs) {
-    const runtimePaths = new Set<string>();
-    const rendered = renderArgs(task.args, '', v, task, loopKnowns, sink, host, runtimePaths);
     // Args of a task that will be skipped are not checked (as in Ansible): `when` false with the
-    // values known now, or not decidable before the run (it then gets checked at run time).
-    if (mod && whenMayRun(task, v)) checkArgs(task, mod, rendered, runtimePaths, sink, host);
+    // values known now. When it depends on run-time values, the args are checked as far as they can be.
+    const mayRun = whenMayRun(task, v);
+    const runtimePaths = new Set<string>();
+    const rendered = renderArgs(task.args, '', v, task, loopKnowns, mayRun ? sink : new IssueSink(), host, runtimePaths);
+    if (mod && mayRun) checkArgs(task, mod, rendered, runtimePaths, sink, host);
   }
 }
 
@@ -266,6 +267,6 @@ function whenMayRun(task: TaskSpec, vars: Record<string, unknown>): boolean {
   try {
     return evalCondition(task.when, vars);
   } catch {
-    return false;
+    return true; // depends on run-time values: check what can be checked now
   }
 }
