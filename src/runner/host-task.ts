@@ -3,6 +3,7 @@
  * the undo, apply the steps (not in check mode), register the result, and emit the event. Loops run
  * here, one plan per item.
  */
+import { userInfo } from 'node:os';
 import { ConnectionError, TaskError, describeError } from '../errors.js';
 import { evalCondition, renderValue } from '../playbook/template.js';
 import type { TaskSpec } from '../playbook/types.js';
@@ -24,6 +25,8 @@ export interface TaskPosition {
   handler: boolean;
   playHosts: readonly string[];
   playVars: Record<string, unknown>;
+  /** The play's `become`, if set. */
+  playBecome?: boolean;
 }
 
 const PENDING = '__fleetplay_check_pending';
@@ -127,6 +130,18 @@ async function runOne(
 
   if (run.opts.check && !module.checkMode) {
     return done('skipped', { changed: false, skipped: true }, { reason: `${module.name} cannot be planned without running it; a real run would run it` });
+  }
+
+  // become is per connection (one per host): a play or task asking for it on a host whose
+  // inventory does not enable it is an error, never a silent run as the login user.
+  const wantsBecome = task.become ?? pos.playBecome;
+  const inv = run.inventory.hosts.get(target);
+  const invBecome = inv !== undefined && ['true', 'yes', '1', 'on'].includes(String(inv.vars.ansible_become ?? '').toLowerCase());
+  const loginUser = String(inv?.vars.ansible_user ?? userInfo().username);
+  if (wantsBecome === true && !invBecome && loginUser !== 'root' && inv !== undefined) {
+    return done('failed', { failed: true }, {
+      error: `"become: true" at ${whereOf(task)}, but host ${target} logs in as ${loginUser} without ansible_become; fleetplay applies become per host: set ansible_become: true (and ansible_become_user) for ${target} in the inventory`,
+    });
   }
 
   let plan: Plan;

@@ -30,7 +30,11 @@ export interface HostLocksOptions {
   hostVars(host: string): Readonly<Record<string, unknown>> | undefined;
   /** Take over a stale lock (the operator said so). */
   breakStale: boolean;
-  /** Called once the lock on a host is ours (the run journals it, so `rollback <id>` can release it). */
+  /**
+   * Called before the lock is created on a host (the run journals the intent, so that `rollback <id>`
+   * of a run killed right after creating it still knows to release it), and once it is ours.
+   */
+  onTaking?(host: string): void;
   onTaken?(host: string): void;
 }
 
@@ -117,6 +121,7 @@ export class HostLocks {
   private async take(host: string): Promise<void> {
     const path = lockPathFor(this.o.hostVars(host) ?? {});
     const conn = await this.o.connector.get(host);
+    this.o.onTaking?.(host);
     const r = await conn.exec(['sh', '-c', ACQUIRE, 'sh', posix.dirname(path), path, this.content]);
     if (r.exitCode === 0) return this.o.onTaken?.(host);
     if (r.exitCode !== 1) throw new TaskError(`cannot create the run lock ${path}: exit ${r.exitCode}: ${r.stderr.trim().split('\n').slice(-2).join(' ')}`, { host, hint: 'the backup directory (fleetplay_backup_dir) must be writable' });

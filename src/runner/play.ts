@@ -96,6 +96,7 @@ export async function runPlay(run: RunContext, play: PlaySpec, playIndex: number
       handler,
       playHosts: targets,
       playVars: {},
+      playBecome: play.become,
     });
     if (play.strategy === 'free') await runFree(run, play, batch, playVars, pos, hooks);
     else await runLinear(run, play, batch, playVars, pos, hooks);

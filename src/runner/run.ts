@@ -82,6 +82,7 @@ export async function runPlaybook(start: StartRun): Promise<RunSummary> {
       connector,
       hostVars: (h) => start.inventory.hosts.get(h)?.vars,
       breakStale: start.opts.breakStaleLocks === true || process.env.FLEETPLAY_BREAK_STALE_LOCKS === '1',
+      onTaking: (h) => journal.append({ t: 'host', host: h, state: 'locking', at: new Date().toISOString() }),
       onTaken: (h) => journal.append({ t: 'host', host: h, state: 'locked', at: new Date().toISOString() }),
     });
   }
@@ -276,7 +277,7 @@ export async function rollbackRun(o: RollbackRunOptions): Promise<RollbackRunRes
       }),
     );
     // A killed run may hold locks on hosts it had not changed yet: release those too.
-    const lockedOnly = [...new Set(records.flatMap((r) => (r.t === 'host' && r.state === 'locked' ? [r.host] : [])))].filter(
+    const lockedOnly = [...new Set(records.flatMap((r) => (r.t === 'host' && (r.state === 'locked' || r.state === 'locking') ? [r.host] : [])))].filter(
       (h) => (!o.hosts || o.hosts.includes(h)) && !planned.some((p) => p.host === h),
     );
     await Promise.all(lockedOnly.map((h) => locks.release(h)));
