@@ -30,13 +30,20 @@ export async function startLab(opts: { name: string; agents?: number; addressBas
   // The postgres user must traverse it to reach the lab's data directory.
   chmodSync(work, 0o711);
   const dir = join(work, 'lab');
-  const state = await labUp({
-    dir,
-    agents: opts.agents ?? 3,
-    ec: false,
-    intervalMs: 500,
-    ...(opts.addressBase ? { addressBase: opts.addressBase } : {}),
-  });
+  let state: LabState;
+  try {
+    // labUp stops whatever it started when it fails; the temp dir goes too.
+    state = await labUp({
+      dir,
+      agents: opts.agents ?? 3,
+      ec: false,
+      intervalMs: 500,
+      ...(opts.addressBase ? { addressBase: opts.addressBase } : {}),
+    });
+  } catch (e) {
+    rmSync(work, { recursive: true, force: true });
+    throw e;
+  }
   const env: Record<string, string> = { FLEETPLAY_HOME: join(work, 'home') };
   for (const line of readFileSync(state.secretsFile, 'utf8').split('\n')) {
     const m = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(line.trim());
