@@ -9,7 +9,10 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+
+// Each test drives whole playbook runs on a real lab; on a loaded 2-core machine that takes a while.
+vi.setConfig({ testTimeout: 240_000 });
 import { labDown, labStatus, labUp } from '../../src/lab/lab.js';
 import { probeTls } from '../../src/tasks/tls_probe.js';
 import { snapshotTree } from '../support/snapshot.js';
