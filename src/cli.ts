@@ -7,6 +7,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
+import { createInterface } from 'node:readline/promises';
 import { join, resolve } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { parse as parseYaml } from 'yaml';
@@ -106,6 +107,17 @@ function exitFor(s: RunSummary): number {
   return s.success ? EXIT.ok : EXIT.failed;
 }
 
+/** A pause gate on a terminal: the operator types yes to go on. */
+async function confirmOnTerminal(prompt: string): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stdout });
+  try {
+    const answer = await rl.question(`${prompt} [yes/no] `);
+    return /^y(es)?$/i.test(answer.trim());
+  } finally {
+    rl.close();
+  }
+}
+
 function withSigint(): { signal: AbortSignal; dispose: () => void } {
   const ac = new AbortController();
   let count = 0;
@@ -139,6 +151,7 @@ async function doRun(playbookFile: string, o: CommonOpts, check: boolean, resume
         extraVars,
         yes: o.yes === true,
         breakStaleLocks: o.breakStaleLock === true,
+        confirm: process.stdin.isTTY === true ? confirmOnTerminal : undefined,
       },
       connector: connectorOpts(o),
       emit: reporterFor({ diff: o.diff === true, verbose: o.verbose === true, plain: o.plain }),
