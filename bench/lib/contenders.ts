@@ -41,6 +41,9 @@ export const ANSIBLE_CONFIGS: AnsibleConfig[] = [
   { id: 'mitogen-f50', forks: 50, pipelining: true, mitogen: true },
 ];
 
+/** SSH connect timeout for every tool (seconds), the same for all. */
+export const CONNECT_TIMEOUT_S = 60;
+
 export const MITOGEN_STRATEGY_DIR = '/usr/lib/python3/dist-packages/ansible_mitogen/plugins/strategy';
 
 export function ansibleLabel(c: AnsibleConfig): string {
@@ -54,7 +57,7 @@ export function fleetplayContender(playbook: string, fleet: BenchFleet, work: st
     id: 'fleetplay',
     label: 'fleetplay (defaults: forks 50)',
     kind: 'fleetplay',
-    argv: [process.execPath, ...prof, join(BENCH_DIR, 'lib', 'fleetplay-bin.mjs'), 'run', playbook, '-i', fleet.inventory, '--plain'],
+    argv: [process.execPath, ...prof, join(BENCH_DIR, 'lib', 'fleetplay-bin.mjs'), 'run', playbook, '-i', fleet.inventory, '--plain', '-T', String(CONNECT_TIMEOUT_S)],
     env: { FLEETPLAY_HOME: join(work, '.fleetplay') },
     reps,
   };
@@ -90,6 +93,8 @@ export function ansibleContender(cfg: AnsibleConfig, playbook: string, fleet: Be
     ANSIBLE_SSH_ARGS: `-o ControlMaster=auto -o ControlPersist=60s -o UserKnownHostsFile=${fleet.sshd.knownHostsFile} -o StrictHostKeyChecking=yes`,
     ANSIBLE_SSH_CONTROL_PATH_DIR: cp,
     ANSIBLE_RETRY_FILES_ENABLED: 'False',
+    // A loaded machine makes Mitogen's bootstrap exceed the default 10 s connect timeout.
+    ANSIBLE_TIMEOUT: String(CONNECT_TIMEOUT_S),
     ANSIBLE_NOCOLOR: '1',
     ANSIBLE_LOCAL_TEMP: join(work, 'ansible-local'),
     // An empty config file: only the settings above apply, whatever /etc/ansible or ~ hold.
