@@ -30,9 +30,7 @@ beforeAll(async () => {
   chattyHome = join('/tmp', `fleetplay-chatty-${process.pid}`);
   ensureUser(NOPW_USER, '/', '/bin/sh');
   ensureUser(CHATTY_USER, chattyHome, '/bin/bash');
-  env = await startFaultEnv(['h1', 'h2', 'h3'], {
-    hostVars: (n) => (n === 'h2' ? {} : {}),
-  });
+  env = await startFaultEnv(['h1', 'h2', 'h3']);
 }, 120_000);
 afterAll(async () => {
   for (const m of mounts.splice(0)) execFileSync('umount', ['-l', m]);
