@@ -4,6 +4,7 @@
  * the yaml package's errors (tabs, duplicate keys, syntax) into Issues that quote the line.
  */
 import { readFileSync } from 'node:fs';
+import { PlaybookError } from '../errors.js';
 import { isAbsolute, relative, resolve } from 'node:path';
 import { LineCounter, isScalar, parseDocument, visit } from 'yaml';
 import type { Document, Node, Pair, YAMLMap } from 'yaml';
@@ -117,7 +118,29 @@ export function readYaml(file: string): { src?: YamlSource; issues: Issue[] } {
   const shown = displayPath(file);
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    const bytes = readFileSync(file);
+    if (bytes.length > MAX_YAML_BYTES) {
+      return {
+        issues: [
+          {
+            message: `${shown} is ${(bytes.length / 1048576).toFixed(1)} MiB; playbooks, inventories and vars files over ${MAX_YAML_BYTES / 1048576} MiB are refused`,
+            hint: 'is this the right file? Split large host lists into group_vars/host_vars files',
+          },
+        ],
+      };
+    }
+    const bad = firstInvalidUtf8(bytes);
+    if (bad !== -1) {
+      return {
+        issues: [
+          {
+            message: `${shown} is not UTF-8 text (invalid byte 0x${(bytes[bad] ?? 0).toString(16).padStart(2, '0')} at offset ${bad})`,
+            hint: 'save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)',
+          },
+        ],
+      };
+    }
+    text = bytes.toString('utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     return {
@@ -151,6 +174,40 @@ export function parseYamlText(text: string, file: string): { src?: YamlSource; i
 /** Plain JS value of a node, aliases and merge keys resolved (core schema: strings stay strings). */
 export function toJS(src: YamlSource, node: unknown): unknown {
   if (node === null || node === undefined) return null;
-  const n = node as { toJS?: (doc: Document.Parsed) => unknown };
-  return typeof n.toJS === 'function' ? n.toJS(src.doc) : node;
+  const n = node as { toJS?: (doc: Document.Parsed, opts: { maxAliasCount: number }) => unknown };
+  if (typeof n.toJS !== 'function') return node;
+  try {
+    return n.toJS(src.doc, { maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (e) {
+    if (e instanceof ReferenceError && /alias/i.test(e.message)) {
+      throw new PlaybookError(`${src.file}: its YAML aliases expand too much (a "billion laughs" document?)`, {
+        hint: 'use each anchor a few times at most; fleetplay refuses documents whose aliases would expand without bound',
+        cause: e,
+      });
+    }
+    throw e;
+  }
+}
+
+/** Bounds that keep a hostile document from exhausting time or memory. */
+export const MAX_YAML_BYTES = 8 * 1024 * 1024;
+const MAX_ALIAS_COUNT = 1000;
+
+/** Offset of the first byte that is not valid UTF-8, or -1. */
+function firstInvalidUtf8(bytes: Buffer): number {
+  try {
+    new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    return -1;
+  } catch {
+    // Find the offset: decode growing prefixes would be quadratic; scan the bytes instead.
+    let i = 0;
+    while (i < bytes.length) {
+      const b = bytes[i] ?? 0;
+      const len = b < 0x80 ? 1 : b >= 0xc2 && b <= 0xdf ? 2 : b >= 0xe0 && b <= 0xef ? 3 : b >= 0xf0 && b <= 0xf4 ? 4 : 0;
+      if (len === 0 || i + len > bytes.length) return i;
+      for (let k = 1; k < len; k++) if (((bytes[i + k] ?? 0) & 0xc0) !== 0x80) return i;
+      i += len;
+    }
+    return 0;
+  }
 }
