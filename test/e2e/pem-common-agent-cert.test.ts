@@ -7,9 +7,12 @@
  */
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { certFacts, changedPairs, pemQuery, playbook, snapshotLab, startLab, stopLab, waitForAgents } from '../support/lab-fixture.js';
 import type { E2eLab } from '../support/lab-fixture.js';
+
+// Whole playbook runs on a real lab; on a loaded 2-core machine that takes a while.
+vi.setConfig({ testTimeout: 240_000 });
 
 const PB = 'pem-common-agent-cert.yaml';
 const USER = 'pem_agent_common_user';

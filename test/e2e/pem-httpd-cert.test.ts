@@ -6,9 +6,12 @@
 import { readFileSync, statSync } from 'node:fs';
 import { connect } from 'node:tls';
 import type { PeerCertificate } from 'node:tls';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { certFacts, changedPairs, playbook, snapshotLab, startLab, stopLab } from '../support/lab-fixture.js';
 import type { E2eLab } from '../support/lab-fixture.js';
+
+// Whole playbook runs on a real lab; on a loaded 2-core machine that takes a while.
+vi.setConfig({ testTimeout: 240_000 });
 
 const PB = 'pem-httpd-cert.yaml';
 const FAST = ['-e', 'pem_key_size=2048'];

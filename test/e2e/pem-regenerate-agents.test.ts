@@ -5,9 +5,12 @@
  * it; files stay 0600 root; a rerun changes nothing.
  */
 import { statSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { certFacts, changedPairs, pemQuery, playbook, snapshotLab, startLab, stopLab, waitForAgents } from '../support/lab-fixture.js';
 import type { E2eLab } from '../support/lab-fixture.js';
+
+// Whole playbook runs on a real lab; on a loaded 2-core machine that takes a while.
+vi.setConfig({ testTimeout: 240_000 });
 
 const PB = 'pem-regenerate-agents.yaml';
 // Renew certificates with fewer than 400 days left: the lab's (365 days) all qualify.
