@@ -171,6 +171,8 @@ async function main(): Promise<void> {
     try {
       for (const s of scenarios.filter((x): x is Scenario => x === 'noop' || x === 'rotate')) {
         results.push(await runSize(s, fleet));
+        // A partial page after every table, so a long or interrupted run leaves its figures behind.
+        writeFileSync(out, render(results, undefined, profiles, (Date.now() - t0) / 1000, load0, true));
       }
       if (opt.profile && n === Math.max(...sizes)) {
         for (const s of scenarios.filter((x): x is Scenario => x === 'noop' || x === 'rotate')) profiles.push(await profileRun(s, fleet));
@@ -180,15 +182,21 @@ async function main(): Promise<void> {
     }
   }
   const pki = scenarios.includes('pki') ? runPki() : undefined;
-  const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
   const totalS = (Date.now() - t0) / 1000;
-  const md = renderResults({ machine: { ...machineInfo(), 'load average (1/5/15 min) at start → end': `${fmtLoad(load0)} → ${fmtLoad(loadavg())}` }, command, results, pki, profiles, totalS, reps });
+  const md = render(results, pki, profiles, totalS, load0, false);
   writeFileSync(out, md);
   log(`\n${md}`);
   log(`wrote ${out} (${totalS.toFixed(0)} s in all)`);
 }
 
 const fmtLoad = (l: number[]): string => l.map((x) => x.toFixed(1)).join(' / ');
+
+function render(results: SizeResult[], pki: string | undefined, profiles: ProfileSummary[], totalS: number, load0: number[], partial: boolean): string {
+  const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
+  const machine = { ...machineInfo(), 'load average (1/5/15 min) at start → end': `${fmtLoad(load0)} → ${fmtLoad(loadavg())}` };
+  const md = renderResults({ machine, command, results, pki, profiles, totalS, reps });
+  return partial ? md.replace('# Benchmark results\n', '# Benchmark results (partial: the run was still going)\n') : md;
+}
 
 /** One fleetplay run under node --cpu-prof; the profile's top frames. */
 async function profileRun(s: Scenario, fleet: BenchFleet): Promise<ProfileSummary> {
