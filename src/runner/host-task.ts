@@ -192,6 +192,11 @@ async function runOne(
   }
   if (run.opts.check || plan.steps.length === 0) {
     if (run.opts.check && plan.changed) registered[PENDING] = task.name;
+    // A plan that changes nothing has its real result now, in check mode too: failed_when applies.
+    if (!plan.changed && failedWhenApplies(task, vars, registered)) {
+      registered.failed = true;
+      return done('failed', registered, { error: `failed_when "${task.failedWhen}" is true`, reason: plan.reason });
+    }
     const changed = applyChangedWhen(task, vars, registered, plan.changed);
     const reason = plan.dependsOn !== undefined ? `would change, depends on "${plan.dependsOn}"` : plan.reason;
     return done(changed ? 'changed' : 'ok', registered, { reason, steps: plan.changed ? steps : undefined, diff });
@@ -231,7 +236,7 @@ async function runOne(
     if (journaled) run.journal.append({ t: 'applied', seq, host: host.name, at: now() });
     registerOutcome(registered, out);
   } catch (e) {
-    if (journaled) run.journal.append({ t: 'apply-failed', seq, host: host.name, error: describeError(e), at: now() });
+    if (journaled) run.journal.append({ t: 'apply-failed', seq, host: host.name, error: task.noLog ? 'task failed (details hidden by no_log)' : describeError(e), at: now() });
     registerOutcome(registered, out);
     registered.failed = true;
     registered.msg = describeError(e);

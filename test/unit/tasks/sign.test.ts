@@ -148,7 +148,7 @@ describe('sign with an external CA', () => {
     expect(check.changed).toBe(true);
     expect(existsSync(join(dir, 'agent1-agent1.csr'))).toBe(false);
     const w = await plan(t, args);
-    expect(w.waiting).toBe(`CSR written to ${dir}/agent1-agent1.csr, drop the signed certificate at ${dir}/agent1-agent1.crt and run fleetplay resume <run-id>`);
+    expect(w.waiting).toBe(`CSR written to ${dir}/agent1-agent1.csr, drop the signed certificate at ${dir}/agent1-agent1.crt and run fleetplay resume run1`);
     expect(readFileSync(join(dir, 'agent1-agent1.csr'), 'utf8')).toBe(csrPem);
     const wrong = await issueCertificate({ csrPem: await createCsr({ key: (await generateKey({ type: 'ec', curve: 'P-256' })).privateKey, subject: '/CN=agent1' }), ca: root, days: 30, usage: 'client' });
     writeFileSync(join(dir, 'agent1-agent1.crt'), wrong.certPem);
