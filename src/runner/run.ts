@@ -2,7 +2,7 @@
  * A whole run: create the run directory and journal, schedule the plays, apply the failure policy,
  * and summarize. Also `rollback <id>` and `resume <id>`, which work from the run directory alone.
  */
-import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { describeError, UsageError } from '../errors.js';
 import type { Inventory } from '../inventory/load.js';
@@ -161,6 +161,8 @@ function writeRunFiles(runDir: string, start: StartRun, runId: string, redactor:
   };
   writeFileSync(join(runDir, 'meta.json'), JSON.stringify(meta, null, 2) + '\n', { mode: 0o600 });
   copyFileSync(start.playbook.file, join(runDir, 'playbook.yaml'));
+  // The copy keeps the source's mode; it may hold vars as secret as the journal's.
+  chmodSync(join(runDir, 'playbook.yaml'), 0o600);
   const snapshot = Object.fromEntries([...start.inventory.hosts].map(([n, h]) => [n, { groups: h.groups, vars: h.vars }]));
   writeFileSync(join(runDir, 'inventory.json'), redactor.redact(JSON.stringify(snapshot, null, 2)) + '\n', { mode: 0o600 });
 }
