@@ -3,29 +3,25 @@
  * the operator drops the signed certificates in; `resume` continues and completes the migration;
  * a certificate for the wrong key is refused before anything is installed.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
 // Each test drives whole playbook runs on a real lab; on a loaded 2-core machine that takes a while.
 vi.setConfig({ testTimeout: 240_000 });
-import { labDown, labStatus, labUp } from '../../src/lab/lab.js';
+import { labStatus } from '../../src/lab/lab.js';
+import { runCli, startLab, stopLab } from '../support/lab-fixture.js';
+import type { E2eLab } from '../support/lab-fixture.js';
 
+let lab: E2eLab;
 let dir: string;
 let home: string;
 let ext: string;
-let env: Record<string, string>;
 
-function cli(args: string[]): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'test/support/cli.ts', ...args], { env: { ...process.env, ...env } });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (out += d));
-    child.on('close', (code) => resolve({ code, out }));
-  });
+async function cli(args: string[]): Promise<{ code: number | null; out: string }> {
+  const r = await runCli(lab, args);
+  return { code: r.code, out: r.stdout + r.stderr };
 }
 
 /** The external CA at work: sign every exported CSR that has no certificate yet. */
@@ -46,19 +42,14 @@ function signExported(): string[] {
 }
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'fleetplay-e2e-ext-'));
-  home = mkdtempSync(join(tmpdir(), 'fleetplay-e2e-ext-home-'));
-  ext = mkdtempSync(join(tmpdir(), 'fleetplay-e2e-ext-csrs-'));
-  await labUp({ dir, agents: 3 });
-  env = { FLEETPLAY_HOME: home };
-  for (const line of readFileSync(join(dir, 'secrets.env'), 'utf8').split('\n')) {
-    const m = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(line.trim());
-    if (m?.[1] && m[2] !== undefined) env[m[1]] = m[2];
-  }
-}, 120_000);
+  lab = await startLab({ name: 'external-ca', agents: 3, addressBase: '127.0.36.2' });
+  dir = lab.dir;
+  home = lab.work;
+  ext = mkdtempSync(join(lab.work, 'csrs-'));
+}, 240_000);
 
 afterAll(async () => {
-  if (dir) await labDown(dir);
+  await stopLab(lab);
 });
 
 describe('pem-trusted-ca.yaml with an external CA', () => {

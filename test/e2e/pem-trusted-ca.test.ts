@@ -5,22 +5,23 @@
  * after the run the server presents the new chain and every agent heartbeats with a certificate from
  * the trusted CA; a rerun changes nothing; `rollback <id>` restores the self-signed fleet.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
 // Each test drives whole playbook runs on a real lab; on a loaded 2-core machine that takes a while.
 vi.setConfig({ testTimeout: 240_000 });
-import { labDown, labStatus, labUp } from '../../src/lab/lab.js';
+import { labStatus } from '../../src/lab/lab.js';
 import { probeTls } from '../../src/tasks/tls_probe.js';
+import { runCli, startLab, stopLab } from '../support/lab-fixture.js';
+import type { E2eLab } from '../support/lab-fixture.js';
 import { snapshotTree } from '../support/snapshot.js';
 
 const PLAYBOOK = 'playbooks/pem-trusted-ca.yaml';
+let lab: E2eLab;
 let dir: string;
 let home: string;
-let env: Record<string, string>;
 let dbPort: number;
 
 /** The certificate-related files of every lab host: what the migration may touch. */
@@ -31,14 +32,9 @@ function fleetFiles(): Record<string, string> {
   );
 }
 
-function cli(args: string[]): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'test/support/cli.ts', ...args], { env: { ...process.env, ...env } });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (out += d));
-    child.on('close', (code) => resolve({ code, out }));
-  });
+async function cli(args: string[]): Promise<{ code: number | null; out: string }> {
+  const r = await runCli(lab, args);
+  return { code: r.code, out: r.stdout + r.stderr };
 }
 
 function run(kind: 'run' | 'check', json: string, extra: string[] = []) {
@@ -70,20 +66,15 @@ async function servedIssuer(): Promise<string> {
 }
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'fleetplay-e2e-lab-'));
-  home = mkdtempSync(join(tmpdir(), 'fleetplay-e2e-home-'));
-  const st = await labUp({ dir, agents: 3 });
-  if (!st.db) throw new Error('lab has no database');
-  dbPort = st.db.port;
-  env = { FLEETPLAY_HOME: home };
-  for (const line of readFileSync(join(dir, 'secrets.env'), 'utf8').split('\n')) {
-    const m = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(line.trim());
-    if (m?.[1] && m[2] !== undefined) env[m[1]] = m[2];
-  }
-}, 120_000);
+  lab = await startLab({ name: 'trusted-ca', agents: 3, addressBase: '127.0.35.2' });
+  dir = lab.dir;
+  home = lab.work;
+  if (!lab.state.db) throw new Error('lab has no database');
+  dbPort = lab.state.db.port;
+}, 240_000);
 
 afterAll(async () => {
-  if (dir) await labDown(dir);
+  await stopLab(lab);
 });
 
 describe('pem-trusted-ca.yaml on the lab', () => {
