@@ -39,6 +39,10 @@ export const pemAgentFactsTask = defineTask({
     const cfg = parseAgentCfg(data.toString('utf8'));
     const id = cfg.agent_id ?? cfg.pem_agent;
     if (id === undefined) return { changed: false, steps: [], failed: `${ctx.args.path} has no agent_id in [PEM/agent]` };
+    // PEM agent ids are integers (pem.agent.id); anything else would flow into names and paths (agent<id>).
+    if (!/^[1-9][0-9]{0,9}$/.test(id)) {
+      return { changed: false, steps: [], failed: `${ctx.args.path} on ${ctx.host.name} has agent_id=${JSON.stringify(id)}, which is not a PEM agent id (a positive integer); fix agent.cfg` };
+    }
     const facts = {
       agent_id: id,
       agent_user: cfg.agent_user ?? `agent${id}`,
