@@ -97,7 +97,13 @@ export const signTask = defineTask({
       if (ctx.check) return { changed: true, reason: `would sign ${a.csr} into ${a.dest}`, steps: [], dependsOn: `the task that creates ${a.csr}` };
       return { changed: false, steps: [], failed: `CSR ${a.csr} does not exist; create it first (csr path: ${a.csr})` };
     }
-    const csr = parseCsr(csrText);
+    let csr: ReturnType<typeof parseCsr>;
+    try {
+      csr = parseCsr(csrText);
+    } catch (e) {
+      const binary = csrText.includes('\uFFFD') || /[\0-\x08\x0e-\x1f]/.test(csrText);
+      return { changed: false, steps: [], failed: `${a.csr} on ${ctx.host.name} is not a PEM certificate request (-----BEGIN CERTIFICATE REQUEST-----)${binary ? '; it looks binary (DER?): convert it with openssl req -inform DER -outform PEM' : ''}: ${(e as Error).message}` };
+    }
     if (!(await verifyCsr(csrText))) return { changed: false, steps: [], failed: `CSR ${a.csr} has an invalid signature; recreate it from its key` };
 
     let caText: string | null = null;
@@ -110,8 +116,17 @@ export const signTask = defineTask({
       caText = b.toString('utf8');
     }
     const cas = caText === null ? [] : parseCertificates(caText);
-    if (caText !== null && cas.length === 0) return { changed: false, steps: [], failed: `the CA certificate file holds no certificate` };
+    const caFile = 'cert' in a.ca ? a.ca.cert : '';
+    if (caText !== null && cas.length === 0) return { changed: false, steps: [], failed: `the CA certificate file ${caFile} holds no certificate` };
     const ca = cas[0];
+    // A certificate signed by a CA outside its validity would be refused everywhere: stop before signing.
+    const now = new Date();
+    if (ca !== undefined && ca.notAfter < now) {
+      return { changed: false, steps: [], failed: `CA certificate ${caFile} (${ca.subject}) expired on ${ca.notAfter.toISOString()}: renew the CA before signing with it` };
+    }
+    if (ca !== undefined && ca.notBefore > now) {
+      return { changed: false, steps: [], failed: `CA certificate ${caFile} (${ca.subject}) is not yet valid (notBefore ${ca.notBefore.toISOString()}): check the clocks of the CA host and this controller` };
+    }
 
     const snap = await snapshotFile(ctx.probe, a.dest, ctx.backupDir, ctx.taskKey);
     const destText = snap.content === null ? null : snap.content.toString('utf8');
