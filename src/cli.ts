@@ -24,6 +24,7 @@ import { findTask, taskNames } from './tasks/index.js';
 import type { RunSummary } from './runner/events.js';
 import { readRunMeta, rollbackRun, runPlaybook } from './runner/run.js';
 import { runDirFor } from './runner/paths.js';
+import { pendingUndo, readJournal } from './runner/journal.js';
 import type { ConnectorOptions } from './runner/connector.js';
 import { labCommand } from './lab/cli.js';
 
@@ -101,10 +102,22 @@ function loadAll(playbookFile: string, o: CommonOpts): { inv: Inventory; pb: Ret
 
 function exitFor(s: RunSummary): number {
   if (s.aborted?.startsWith('interrupted')) return EXIT.interrupted;
-  if (s.hosts.some((h) => h.state === 'failed' || h.state === 'rolled-back' || h.state === 'rollback-failed' || h.state === 'stopped')) return EXIT.failed;
+  if (s.hosts.some((h) => h.state === 'failed' || h.state === 'rolled-back' || h.state === 'rollback-failed')) return EXIT.failed;
   if (s.hosts.some((h) => h.state === 'unreachable')) return EXIT.unreachable;
+  if (s.hosts.some((h) => h.state === 'stopped')) return EXIT.failed;
   if (s.hosts.some((h) => h.state === 'waiting')) return EXIT.waiting;
   return s.success ? EXIT.ok : EXIT.failed;
+}
+
+/** How a run ended, from its journal: what `resume` may continue. */
+function runEndState(runId: string): 'succeeded' | 'rolled-back' | 'open' {
+  const file = join(runDirFor(runId), 'journal.jsonl');
+  if (!existsSync(file)) return 'open';
+  const records = readJournal(file);
+  const hosts = new Set(records.flatMap((r) => (r.t === 'undo' ? [r.host] : [])));
+  if (hosts.size > 0 && [...hosts].every((h) => pendingUndo(records, h).length === 0) && records.some((r) => r.t === 'undone')) return 'rolled-back';
+  const last = [...records].reverse().find((r) => r.t === 'end');
+  return last !== undefined && last.t === 'end' && last.success ? 'succeeded' : 'open';
 }
 
 /** A pause gate on a terminal: the operator types yes to go on. */
@@ -212,14 +225,15 @@ export function buildProgram(setCode: (n: number) => void): Command {
     .option('-l, --limit <hosts>', 'only these hosts (comma-separated names)')
     .option('--known-hosts <file>', 'OpenSSH known_hosts file')
     .option('-T, --timeout <seconds>', 'SSH connect timeout', '10')
-    .action(async (runId: string, o: { inventory?: string; check?: boolean; limit?: string; knownHosts?: string; timeout: string }) => {
+    .option('--force', 'roll back even when a newer run changed the same hosts, or some hosts are unreachable')
+    .action(async (runId: string, o: { inventory?: string; check?: boolean; limit?: string; knownHosts?: string; timeout: string; force?: boolean }) => {
       const meta = readRunMeta(runId);
       const inv = loadInventory(o.inventory ?? meta.inventory);
       const connector = { ...meta.connector, ...(o.knownHosts ? { knownHostsFile: resolve(o.knownHosts) } : {}), connectTimeoutMs: Number(o.timeout) * 1000 };
       const emit = reporterFor({ diff: false, verbose: true, plain: true });
       const { signal, dispose } = withSigint();
       try {
-        const r = await rollbackRun({ runId, inventory: inv, connector, check: o.check === true, hosts: o.limit?.split(','), emit, signal });
+        const r = await rollbackRun({ runId, inventory: inv, connector, check: o.check === true, force: o.force === true, hosts: o.limit?.split(','), emit, signal });
         if (r.planned.length === 0) {
           say(`run ${runId}: nothing to roll back (every change is already undone, or the run changed nothing)`);
           setCode(EXIT.ok);
@@ -246,6 +260,14 @@ export function buildProgram(setCode: (n: number) => void): Command {
 
   commonOptions(program.command('resume <run-id>').description('continue a failed, killed or waiting run (same run id and journal)')).action(async (runId: string, o: CommonOpts) => {
     const meta = readRunMeta(runId);
+    if (meta.check) {
+      throw new UsageError(`run ${runId} was a dry run (check); there is nothing to resume`, { hint: `start the real run with fleetplay run ${meta.playbook} -i ${meta.inventory}` });
+    }
+    const state = runEndState(runId);
+    if (state === 'succeeded') throw new UsageError(`run ${runId} finished successfully; there is nothing to resume`, { hint: 'start a new run to apply the playbook again' });
+    if (state === 'rolled-back') {
+      throw new UsageError(`run ${runId} was rolled back; resuming it would apply its changes again`, { hint: `start a new run instead: fleetplay run ${meta.playbook} -i ${meta.inventory}` });
+    }
     const saved = join(runDirFor(runId), 'playbook.yaml');
     if (existsSync(meta.playbook) && existsSync(saved) && readFileSync(meta.playbook, 'utf8') !== readFileSync(saved, 'utf8')) {
       throw new UsageError(`${meta.playbook} changed since run ${runId} started; resume continues the same playbook`, {
@@ -255,7 +277,7 @@ export function buildProgram(setCode: (n: number) => void): Command {
     const given = o.extraVars;
     const merged: CommonOpts = {
       ...o,
-      inventory: o.inventory === 'inventory.yaml' && !existsSync('inventory.yaml') ? meta.inventory : o.inventory,
+      inventory: o.inventory === 'inventory.yaml' ? meta.inventory : o.inventory,
       limit: o.limit ?? meta.limit,
       extraVars: [JSON.stringify(meta.extraVars), ...given],
     };

@@ -28,8 +28,12 @@ export function checkLiteralSecrets(src: YamlSource, map: YAMLMap, issues: Issue
     const name = keyName(pair);
     const instead = LITERAL_SECRETS[name];
     if (instead === undefined) continue;
+    // The quoted line must not repeat the secret: mask everything after the key.
+    const loc = nodeLoc(src, pair.key);
+    const colon = loc.text.indexOf(':', loc.col - 1 + name.length);
+    const text = colon >= 0 ? `${loc.text.slice(0, colon + 1)} ********` : loc.text;
     issues.push({
-      loc: nodeLoc(src, pair.key),
+      loc: { ...loc, text },
       message: `"${name}" would keep a secret in clear text in the inventory; fleetplay refuses it`,
       hint: `put the secret in an environment variable and name that variable instead: ${instead}: MY_ENV_VAR`,
     });

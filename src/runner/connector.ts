@@ -45,12 +45,12 @@ export class RunConnector implements Connector {
   constructor(
     private readonly inventory: Inventory,
     private readonly opts: ConnectorOptions,
-    private readonly signal: AbortSignal,
   ) {}
 
   private open(host: string): Promise<Connection> {
     const spec = specFor(this.inventory, host, this.opts);
-    return spec.kind === 'local' ? Promise.resolve(connectLocal(spec)) : connectSsh(spec, { signal: this.signal });
+    // Connects are not cancelled by Ctrl-C: rollback and the steps in flight still need them.
+    return spec.kind === 'local' ? Promise.resolve(connectLocal(spec)) : connectSsh(spec);
   }
 
   get(host: string): Promise<Connection> {

@@ -31,6 +31,12 @@ export interface TaskPosition {
 
 const PENDING = '__fleetplay_check_pending';
 
+/**
+ * Ctrl-C stops new tasks (run.signal) but lets the steps in flight finish, so no host is left
+ * half-changed by the interrupt itself: steps get a signal that never aborts. A second Ctrl-C exits.
+ */
+const STEP_SIGNAL = new AbortController().signal;
+
 export function whereOf(task: TaskSpec): string {
   return `${task.loc.file}:${task.loc.line}:${task.loc.col}`;
 }
@@ -163,7 +169,7 @@ async function runOne(
       runDir: run.runDir,
       registered: host.registered,
       addSecret: (v: string) => run.redactor.add(v),
-      signal: run.signal,
+      signal: STEP_SIGNAL,
       openTcp: async (h: string, p: number) => (await run.connector.get(target)).forwardTcp(h, p),
     };
     plan = await module.plan(ctx);
@@ -229,7 +235,7 @@ async function runOne(
       conn,
       connectionFor: (name: string) => run.connector.get(name),
       captures: new Map(),
-      signal: run.signal,
+      signal: STEP_SIGNAL,
       addSecret: (v: string) => run.redactor.add(v),
     };
     await applySteps(plan.steps, api, out);

@@ -2,7 +2,7 @@
  * A whole run: create the run directory and journal, schedule the plays, apply the failure policy,
  * and summarize. Also `rollback <id>` and `resume <id>`, which work from the run directory alone.
  */
-import { chmodSync, copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { describeError, UsageError } from '../errors.js';
 import type { Inventory } from '../inventory/load.js';
@@ -12,9 +12,9 @@ import { RunConnector } from './connector.js';
 import type { ConnectorOptions } from './connector.js';
 import type { Connector, HostState, RunContext, RunOptions } from './context.js';
 import type { EventSink, HostSummary, RunSummary } from './events.js';
-import { Journal, appliedTasks, readJournal } from './journal.js';
+import { Journal, appliedTasks, pendingUndo, readJournal } from './journal.js';
 import { HostLocks } from './lock.js';
-import { newRunId, runDirFor } from './paths.js';
+import { newRunId, runDirFor, runsRoot } from './paths.js';
 import { playHosts, runPlay } from './play.js';
 import { planRollback, rollbackHost } from './rollback.js';
 import type { PlannedRollback, RollbackDeps } from './rollback.js';
@@ -59,7 +59,7 @@ export async function runPlaybook(start: StartRun): Promise<RunSummary> {
   if (!start.resumeId) writeRunFiles(runDir, start, runId, redactor);
   journal.append({ t: 'run', runId, at: new Date().toISOString(), playbook: start.playbook.file, check: start.opts.check, resume: start.resumeId !== undefined });
 
-  const connector = start.connectorImpl ?? new RunConnector(start.inventory, start.connector, start.signal);
+  const connector = start.connectorImpl ?? new RunConnector(start.inventory, start.connector);
   const hosts = new Map<string, HostState>();
   const run: RunContext = {
     runId,
@@ -168,6 +168,7 @@ function writeRunFiles(runDir: string, start: StartRun, runId: string, redactor:
 }
 
 export function readRunMeta(runId: string): RunMeta {
+  checkRunId(runId);
   const dir = runDirFor(runId);
   const file = join(dir, 'meta.json');
   if (!existsSync(file)) {
@@ -222,6 +223,8 @@ function summarize(run: RunContext, began: number): RunSummary {
 
 export interface RollbackRunOptions {
   runId: string;
+  /** Roll back even when newer runs changed the same hosts or some hosts are unreachable. */
+  force?: boolean;
   inventory: Inventory;
   connector: ConnectorOptions;
   check: boolean;
@@ -246,7 +249,7 @@ export async function rollbackRun(o: RollbackRunOptions): Promise<RollbackRunRes
   const journal = Journal.open(runDir, redactor);
   const records = readJournal(journal.path);
   const hostNames = [...new Set(records.flatMap((r) => (r.t === 'undo' ? [r.host] : [])))].filter((h) => !o.hosts || o.hosts.includes(h));
-  const connector = o.connectorImpl ?? new RunConnector(o.inventory, o.connector, o.signal);
+  const connector = o.connectorImpl ?? new RunConnector(o.inventory, o.connector);
   const deps: RollbackDeps = {
     runId: o.runId,
     journal,
@@ -263,6 +266,35 @@ export async function rollbackRun(o: RollbackRunOptions): Promise<RollbackRunRes
   if (o.check) {
     journal.close();
     return result;
+  }
+  // Refuse before touching any host when a newer run changed the same hosts and is not rolled back
+  // (undoing out of order would overwrite its changes), or when a host cannot be reached (a fleet
+  // half rolled back can be worse than either state).
+  const newer = newerRunsTouching(o.runId, planned.map((p) => p.host));
+  if (newer.length > 0 && !o.force) {
+    journal.close();
+    throw new UsageError(`newer runs changed the same hosts and are not rolled back: ${newer.join('; ')}`, {
+      hint: `roll those back first, newest first (fleetplay rollback <id>), or pass --force to restore this run's backups over their changes`,
+    });
+  }
+  const unreachable: string[] = [];
+  await Promise.all(
+    planned.map(async (p) => {
+      for (const target of new Set([p.host, ...p.records.map((r) => r.target)])) {
+        try {
+          await connector.get(target);
+        } catch (e) {
+          unreachable.push(`${target} (${describeError(e).split('\n')[0]})`);
+        }
+      }
+    }),
+  );
+  if (unreachable.length > 0 && !o.force) {
+    await connector.closeAll();
+    journal.close();
+    throw new UsageError(`cannot reach ${unreachable.join(', ')}; nothing was rolled back`, {
+      hint: 'bring the host back and run the rollback again; to roll back only the others use -l <hosts> (agents and server may then disagree), or --force',
+    });
   }
   try {
     await Promise.all(
@@ -288,4 +320,33 @@ export async function rollbackRun(o: RollbackRunOptions): Promise<RollbackRunRes
     journal.close();
   }
   return result;
+}
+
+/** Newer runs (by start time) with undo records still pending on any of these hosts. */
+function newerRunsTouching(runId: string, hosts: readonly string[]): string[] {
+  const mine = readRunMeta(runId).startedAt;
+  const root = runsRoot();
+  if (!existsSync(root)) return [];
+  const out: string[] = [];
+  for (const other of readdirSync(root)) {
+    if (other === runId || !existsSync(join(root, other, 'meta.json')) || !existsSync(join(root, other, 'journal.jsonl'))) continue;
+    let meta: RunMeta;
+    try {
+      meta = readRunMeta(other);
+    } catch {
+      continue;
+    }
+    if (meta.check || meta.startedAt <= mine) continue;
+    const records = readJournal(join(root, other, 'journal.jsonl'));
+    const touched = hosts.filter((h) => pendingUndo(records, h).length > 0);
+    if (touched.length > 0) out.push(`${other} (${touched.join(', ')})`);
+  }
+  return out;
+}
+
+/** Run ids are names we made: refuse anything else (no path traversal through an id). */
+export function checkRunId(runId: string): void {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(runId) || runId.includes('..')) {
+    throw new UsageError(`"${runId}" is not a run id`, { hint: 'run ids look like 20261203-171202-d6b5a9; they are printed at the start of every run' });
+  }
 }

@@ -47,6 +47,8 @@ export interface ServiceUndo {
   wait: number;
   /** Always true: rollback runs this record after the host's files are restored. */
   after_restore: true;
+  /** The change was a reload: rollback reloads too (a restart would drop every connection). */
+  reloaded?: boolean;
 }
 
 interface Ops {
@@ -169,6 +171,7 @@ export const serviceTask = defineTask({
         } else {
           steps.push(exec(o.reload, `reload ${a.name}`));
           what.push('reload');
+          undo.reloaded = true;
         }
         break;
       case undefined:
@@ -189,7 +192,8 @@ export const serviceTask = defineTask({
     if (u.wasEnabled !== undefined) {
       steps.push(exec(['systemctl', u.wasEnabled ? 'enable' : 'disable', u.name], `${u.wasEnabled ? 'enable' : 'disable'} ${u.name} again`));
     }
-    if (u.wasActive) steps.push(...restartSteps(u.name, o, u.wait));
+    if (u.wasActive && u.reloaded === true && o.reload !== null) steps.push(exec(o.reload, `reload ${u.name} (it rereads the restored files)`));
+    else if (u.wasActive) steps.push(...restartSteps(u.name, o, u.wait));
     else steps.push({ kind: 'exec', argv: o.stop, label: `stop ${u.name} (it was not running)`, okExit: u.manager === 'systemd' ? [0, 5] : [0] });
     return steps;
   },
