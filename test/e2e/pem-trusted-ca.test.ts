@@ -125,9 +125,10 @@ describe('pem-trusted-ca.yaml on the lab', () => {
     await agentsHeartbeatWith(/CN=Corp Issuing CA 1/, started);
     const data = join(dir, 'hosts', 'pem-server', 'var', 'lib', 'edb', 'as15', 'data');
     const pg = spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).stdout.trim();
+    const pgGroup = spawnSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).stdout.trim();
     for (const f of ['server.key', 'server.crt', 'root.crt', 'root.crl']) {
       const st = statSync(join(data, f));
-      expect([f, st.mode & 0o777, String(st.uid)]).toEqual([f, 0o600, pg]);
+      expect([f, st.mode & 0o777, String(st.uid), String(st.gid)]).toEqual([f, 0o600, pg, pgGroup]);
     }
     for (const a of ['agent2', 'agent3']) {
       const st = statSync(join(dir, 'hosts', a, 'root', '.pem', `${a}.key`));
