@@ -111,7 +111,7 @@ async function runOne(
     }
   } catch (e) {
     const pending = pendingDependency(run, host);
-    if (pending !== undefined) return done('changed', { changed: true, [PENDING]: pending }, { reason: `would change, depends on "${pending}" (not run in check mode)` });
+    if (pending !== undefined) return done('changed', { changed: true, [PENDING]: pending }, { reason: `depends on "${pending}", which check mode does not run` });
     return done('failed', { failed: true }, { error: describeError(e) });
   }
 
@@ -123,7 +123,7 @@ async function runOne(
   } catch (e) {
     const pending = pendingDependency(run, host);
     if (run.opts.check && pending !== undefined) {
-      return done('changed', { changed: true, [PENDING]: pending }, { reason: `would change, depends on "${pending}" (not run in check mode)` });
+      return done('changed', { changed: true, [PENDING]: pending }, { reason: `depends on "${pending}", which check mode does not run` });
     }
     return done('failed', { failed: true }, { error: describeError(e) });
   }
@@ -198,13 +198,16 @@ async function runOne(
   }
   if (run.opts.check || plan.steps.length === 0) {
     if (run.opts.check && plan.changed) registered[PENDING] = task.name;
-    // A plan that changes nothing has its real result now, in check mode too: failed_when applies.
-    if (!plan.changed && failedWhenApplies(task, vars, registered)) {
+    // A plan that changes nothing has its real result now, so failed_when applies in check mode
+    // too, unless an earlier task on this host would have changed something the dry run did not
+    // change (the verdict would then be about the old state).
+    const earlierChange = run.opts.check && run.results.some((r) => r.host === host.name && r.status === 'changed');
+    if (!plan.changed && !earlierChange && failedWhenApplies(task, vars, registered)) {
       registered.failed = true;
       return done('failed', registered, { error: `failed_when "${task.failedWhen}" is true`, reason: plan.reason });
     }
     const changed = applyChangedWhen(task, vars, registered, plan.changed);
-    const reason = plan.dependsOn !== undefined ? `would change, depends on "${plan.dependsOn}"` : plan.reason;
+    const reason = plan.dependsOn !== undefined ? `depends on "${plan.dependsOn}"` : plan.reason;
     return done(changed ? 'changed' : 'ok', registered, { reason, steps: plan.changed ? steps : undefined, diff });
   }
 

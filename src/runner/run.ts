@@ -15,7 +15,7 @@ import type { EventSink, HostSummary, RunSummary } from './events.js';
 import { Journal, appliedTasks, pendingUndo, readJournal } from './journal.js';
 import { HostLocks } from './lock.js';
 import { newRunId, runDirFor, runsRoot } from './paths.js';
-import { playHosts, runPlay } from './play.js';
+import { playHosts, runPlay, taskSelected } from './play.js';
 import { planRollback, rollbackHost } from './rollback.js';
 import type { PlannedRollback, RollbackDeps } from './rollback.js';
 
@@ -96,6 +96,9 @@ export async function runPlaybook(start: StartRun): Promise<RunSummary> {
   }
   const deps = rollbackDeps(run);
   start.emit({ kind: 'run-start', runId, playbook: start.playbook.file, check: start.opts.check, runDir });
+  if (start.opts.tags.length > 0 && !start.playbook.plays.some((p) => [...p.tasks, ...p.handlers].some((t) => taskSelected(run, p, t)))) {
+    start.emit({ kind: 'warning', message: `no task matches --tags ${start.opts.tags.join(',')}${start.opts.skipTags.length ? ` (with --skip-tags ${start.opts.skipTags.join(',')})` : ''}: nothing will run` });
+  }
   const hooks = {
     rollbackHost: async (host: string, reason: string) => {
       const h = hosts.get(host);

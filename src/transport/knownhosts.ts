@@ -160,7 +160,7 @@ export function verifyHostKey(t: VerifyTarget, blob: Buffer): void {
       if (!t.acceptUnknownHostKey) {
         throw new HostKeyError(`unknown host key for ${where}: ${offered}, not in ${t.knownHostsFile}`, {
           host: t.host,
-          hint: `check the fingerprint, then add it (ssh-keyscan -p ${t.port} ${t.address} >> ${t.knownHostsFile}) or opt in with accept_unknown_host_key`,
+          hint: `check the fingerprint, then add it (ssh-keyscan -p ${t.port} ${t.address} >> ${t.knownHostsFile}) or pass --accept-new-host-keys to accept and record it`,
         });
       }
       const prefix = existsSync(t.knownHostsFile) && !readFileSync(t.knownHostsFile, 'utf8').match(/(^|\n)$/) ? '\n' : '';
