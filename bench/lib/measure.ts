@@ -45,7 +45,9 @@ export async function timed(argv: string[], opts: RunOpts): Promise<Sample> {
   const { writeFileSync } = await import('node:fs');
   writeFileSync(opts.logFile, out);
   if (!(opts.okCodes ?? [0]).includes(code ?? -1)) {
-    throw new Error(`${argv.slice(0, 3).join(' ')} ... exited ${code}; output in ${opts.logFile}:\n${out.split('\n').slice(-15).join('\n')}`);
+    const lines = out.split('\n');
+    const cause = lines.filter((l) => /fatal|error|unreachable/i.test(l) && !/^\S+\s+: ok=/.test(l)).slice(0, 4);
+    throw new Error(`${argv.slice(0, 3).join(' ')} ... exited ${code}; output in ${opts.logFile}:\n${[...cause, '...', ...lines.slice(-4)].join('\n')}`);
   }
   const t = readFileSync(timeFile, 'utf8');
   return {
