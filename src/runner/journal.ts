@@ -62,12 +62,17 @@ export class Journal {
     return this.nextSeq++;
   }
 
-  /** Append and fsync one record. Throws JournalError if the disk refuses: the step must not run. */
+  /**
+   * Append one record, fsynced before returning. Throws JournalError if the disk refuses: the step
+   * must not run. `applied` records are written without their own fsync: losing one only makes
+   * rollback treat that record as interrupted, which it replays best-effort and then verifies; the
+   * next undo record's fsync makes it durable anyway. This halves the fsyncs of a run.
+   */
   append(record: JournalRecord): void {
     const line = this.redactor.redact(JSON.stringify(record)) + '\n';
     try {
       writeSync(this.fd, line);
-      fsyncSync(this.fd);
+      if (record.t !== 'applied') fsyncSync(this.fd);
     } catch (e) {
       throw new JournalError(`cannot write the journal ${this.path}: ${(e as Error).message}`, {
         cause: e,
