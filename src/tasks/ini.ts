@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { defineTask } from './types.js';
 import { boolArg, modeArg, ownerArg, pathArg, scalarArg, withAliases } from './lib/args.js';
 import { snapshotFile } from './lib/files.js';
-import { planWrite, rollbackWrite } from './lib/write.js';
+import { planTextEdit, rollbackWrite } from './lib/write.js';
 import { editIni } from './lib/iniedit.js';
 
 export const iniArgs = withAliases(
@@ -50,19 +50,7 @@ export const iniTask = defineTask({
       state: a.state,
       noExtraSpaces: a.no_extra_spaces,
     });
-    return planWrite(
-      ctx,
-      snap,
-      {
-        path: a.path,
-        content: Buffer.from(edit.content, 'utf8'),
-        mode: a.mode,
-        owner: a.owner,
-        group: a.group,
-        backupCopy: a.backup ? `${a.path}.${ctx.runId}~` : undefined,
-      },
-      { change: `${a.path}: ${edit.message}`, ok: `${a.path}: ${edit.message}` },
-    );
+    return planTextEdit(ctx, snap, a, edit);
   },
   rollback: rollbackWrite,
 });

@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { defineTask } from './types.js';
 import { boolArg, modeArg, ownerArg, pathArg, scalarArg, withAliases } from './lib/args.js';
 import { snapshotFile } from './lib/files.js';
-import { planWrite, rollbackWrite } from './lib/write.js';
+import { planTextEdit, rollbackWrite } from './lib/write.js';
 import { editLines, pyRegExp } from './lib/lineedit.js';
 
 function validRegexp(v: string | undefined): boolean {
@@ -74,19 +74,7 @@ export const lineinfileTask = defineTask({
     }
     const before = snap.content === null ? '' : snap.content.toString('utf8');
     const edit = editLines(before, { ...a });
-    return planWrite(
-      ctx,
-      snap,
-      {
-        path: a.path,
-        content: Buffer.from(edit.content, 'utf8'),
-        mode: a.mode,
-        owner: a.owner,
-        group: a.group,
-        backupCopy: a.backup ? `${a.path}.${ctx.runId}~` : undefined,
-      },
-      { change: `${a.path}: ${edit.message}`, ok: `${a.path}: ${edit.message}` },
-    );
+    return planTextEdit(ctx, snap, a, edit);
   },
   rollback: rollbackWrite,
 });

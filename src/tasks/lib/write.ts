@@ -138,3 +138,29 @@ export function rollbackWrite(undo: UndoData): Step[] {
   for (const p of u.extra ?? []) steps.push({ kind: 'remove', path: p, label: `remove the copy ${p}` });
   return steps;
 }
+
+/** The file args shared by the line-editing modules (lineinfile, ini). */
+export interface EditedFileArgs {
+  path: string;
+  mode?: number;
+  owner?: string;
+  group?: string;
+  backup?: boolean;
+}
+
+/** Plan writing an edited text file: the edit's message is the reason either way. */
+export function planTextEdit(ctx: WriteCtx & { runId: string }, snap: FileSnapshot, a: EditedFileArgs, edit: { content: string; message: string }): Promise<Plan> {
+  return planWrite(
+    ctx,
+    snap,
+    {
+      path: a.path,
+      content: Buffer.from(edit.content, 'utf8'),
+      mode: a.mode,
+      owner: a.owner,
+      group: a.group,
+      backupCopy: a.backup ? `${a.path}.${ctx.runId}~` : undefined,
+    },
+    { change: `${a.path}: ${edit.message}`, ok: `${a.path}: ${edit.message}` },
+  );
+}
