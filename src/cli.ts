@@ -264,7 +264,11 @@ export function buildProgram(setCode: (n: number) => void): Command {
       throw new UsageError(`run ${runId} was a dry run (check); there is nothing to resume`, { hint: `start the real run with fleetplay run ${meta.playbook} -i ${meta.inventory}` });
     }
     const state = runEndState(runId);
-    if (state === 'succeeded') throw new UsageError(`run ${runId} finished successfully; there is nothing to resume`, { hint: 'start a new run to apply the playbook again' });
+    if (state === 'succeeded') {
+      say(`run ${runId} finished successfully; there is nothing to resume (start a new run to apply the playbook again)`);
+      setCode(EXIT.ok);
+      return;
+    }
     if (state === 'rolled-back') {
       throw new UsageError(`run ${runId} was rolled back; resuming it would apply its changes again`, { hint: `start a new run instead: fleetplay run ${meta.playbook} -i ${meta.inventory}` });
     }
