@@ -16,11 +16,11 @@ import type { Step, WriteStep } from './steps.js';
 import { boolArg, modeArg, ownerArg, pathArg } from './lib/args.js';
 import { restoreFileSteps, snapshotFile } from './lib/files.js';
 import type { FileUndo } from './lib/files.js';
-import { leafExtfile, readText, signOnHostArgv } from './lib/openssl.js';
+import { leafExtfile, readText, remotePublicKey, signOnHostArgv } from './lib/openssl.js';
 import { readControllerFile, writeControllerFileAtomic } from './lib/controller.js';
 import { parseCsr, verifyCsr } from '../pki/csr.js';
 import type { CsrInfo } from '../pki/csr.js';
-import { daysLeft, nodeCert, parseCertificates } from '../pki/inspect.js';
+import { daysLeft, nodeCert, parseCertificates, publicKeyMatches } from '../pki/inspect.js';
 import type { CertInfo } from '../pki/inspect.js';
 import { verifyChain } from '../pki/chain.js';
 import { parsePrivateKey } from '../pki/keys.js';
@@ -141,6 +141,13 @@ export const signTask = defineTask({
     if ('external' in a.ca) return planExternal(ctx.host.name, a, a.ca.external, csr, csrText, destText, snap.steps, undo, ctx.check, ctx.runId);
 
     if ('host' in a.ca) {
+      // The CA key must be usable and belong to the CA certificate: checked on its host (only the
+      // public key comes back), so a mismatch or a passphrase stops here, naming the file.
+      const caKey = await remotePublicKey(await ctx.probeHost(a.ca.host), a.ca.key);
+      if (!caKey.ok) return { changed: false, steps: [], failed: `CA key on ${a.ca.host}: ${caKey.error}` };
+      if (ca !== undefined && !publicKeyMatches(ca, caKey.key)) {
+        return { changed: false, steps: [], failed: `CA key ${a.ca.key} on ${a.ca.host} does not match the CA certificate ${a.ca.cert} (${ca.subject}): give the key the certificate was issued for` };
+      }
       const serialHex = randomSerialHex();
       const argv = signOnHostArgv({
         caCert: a.ca.cert,

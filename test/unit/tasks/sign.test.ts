@@ -51,6 +51,11 @@ function caHost(ca: TestCa): RecordingHost {
     args[1] = wd.file('ca.key', h.content(args[1] ?? '') ?? '');
     return { stdout: execFileSync('sh', ['-c', argv[2] ?? '', 'sh', ...args], { input: h.lastStdin, encoding: 'utf8' }) };
   });
+  // The plan checks the CA key on its host: only the public key comes back.
+  h.on(['openssl', 'pkey'], (argv) => {
+    const key = wd.file('ca-probe.key', h.content(argv[3] ?? '') ?? '');
+    return { stdout: execFileSync('openssl', ['pkey', '-in', key, '-pubout', '-passin', 'pass:'], { encoding: 'utf8' }) };
+  });
   return h;
 }
 
