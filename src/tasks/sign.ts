@@ -23,6 +23,8 @@ import type { CsrInfo } from '../pki/csr.js';
 import { daysLeft, nodeCert, parseCertificates, publicKeyMatches } from '../pki/inspect.js';
 import type { CertInfo } from '../pki/inspect.js';
 import { verifyChain } from '../pki/chain.js';
+import { createHash } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { parsePrivateKey } from '../pki/keys.js';
 import { issueCertificate, randomSerialHex } from '../pki/sign.js';
 import { TaskError } from '../errors.js';
@@ -183,7 +185,7 @@ export const signTask = defineTask({
         if (env !== undefined && passphrase === undefined) {
           throw new TaskError(`environment variable ${env} (the CA key passphrase) is not set`, { hint: `export ${env} before running` });
         }
-        const key = parsePrivateKey(keyBytes, { ...(passphrase !== undefined ? { passphrase } : {}), source: caFiles.key });
+        const key = caKeyFor(keyBytes, passphrase, caFiles.key);
         const issued = await issueCertificate({ csrPem: csr.pem, ca: { certPem: caCertText, key }, days: a.days, usage: a.usage, copySan: a.copy_san });
         api.captures.set(CERT_CAPTURE, issued.certPem + (appendCa && ca ? ca.pem : ''));
         return { serial: issued.serialHex.toUpperCase(), not_after: issued.notAfter.toISOString() };
@@ -243,4 +245,21 @@ async function planExternal(
   // The export is the one write a plan makes: it is on the controller, public, and is what waiting means.
   await writeControllerFileAtomic(csrOut, Buffer.from(csrText), 0o644);
   return { changed: false, steps: [], waiting, result: { csr_export: csrOut, expected_cert: crtIn } };
+}
+
+/**
+ * A controller-held CA key, parsed once per run and content: every host's certificate is signed
+ * with the same KeyObject, so pki's signing-key import (costlier than a signature for RSA-4096)
+ * happens once instead of once per host. Keyed by a hash of the bytes and passphrase, never the
+ * material itself.
+ */
+const caKeys = new Map<string, KeyObject>();
+function caKeyFor(bytes: Buffer, passphrase: string | undefined, source: string): KeyObject {
+  const id = createHash('sha256').update(bytes).update('\0').update(passphrase ?? '').digest('hex');
+  let key = caKeys.get(id);
+  if (key === undefined) {
+    key = parsePrivateKey(bytes, { ...(passphrase !== undefined ? { passphrase } : {}), source });
+    caKeys.set(id, key);
+  }
+  return key;
 }
