@@ -113,8 +113,3 @@ export function createProgressReporter(o: ReporterOptions): EventSink {
     }
   };
 }
-
-/** Wait until everything queued has been written (call before exiting). */
-export async function drain(): Promise<void> {
-  await new Promise((r) => setTimeout(r, 50));
-}

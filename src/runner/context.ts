@@ -4,7 +4,7 @@
  */
 import type { Inventory, InventoryHost } from '../inventory/load.js';
 import type { Redactor } from '../report/redact.js';
-import type { Connection, ConnectionSpec } from '../transport/types.js';
+import type { Connection } from '../transport/types.js';
 import type { EventSink, HostFinalState, HostTaskResult } from './events.js';
 import type { Journal } from './journal.js';
 import type { HostLocks } from './lock.js';
@@ -36,7 +36,6 @@ export interface Connector {
 export interface HostState {
   name: string;
   inv: InventoryHost;
-  spec: ConnectionSpec;
   registered: Record<string, unknown>;
   facts: Record<string, unknown>;
   /** Terminal or current state; undefined while healthy. */

@@ -24,7 +24,6 @@ export interface TaskPosition {
   taskIndex: number;
   handler: boolean;
   playHosts: readonly string[];
-  playVars: Record<string, unknown>;
   /** The play's `become`, if set. */
   playBecome?: boolean;
 }

@@ -95,7 +95,6 @@ export async function runPlay(run: RunContext, play: PlaySpec, playIndex: number
       taskIndex,
       handler,
       playHosts: targets,
-      playVars: {},
       playBecome: play.become,
     });
     if (play.strategy === 'free') await runFree(run, play, batch, playVars, pos, hooks);

@@ -90,7 +90,7 @@ export async function runPlaybook(start: StartRun): Promise<RunSummary> {
     for (const name of playHosts(run, play)) {
       const inv = start.inventory.hosts.get(name);
       if (inv && !hosts.has(name)) {
-        hosts.set(name, { name, inv, spec: undefined as never, registered: {}, facts: {}, notified: new Set(), touched: false });
+        hosts.set(name, { name, inv, registered: {}, facts: {}, notified: new Set(), touched: false });
       }
     }
   }
