@@ -86,3 +86,13 @@ export function formatRecap(s: RunSummary): string[] {
   if (s.hosts.some((h) => h.state === 'waiting')) lines.push(`waiting hosts continue with: fleetplay resume ${s.runId}`);
   return lines;
 }
+
+/** The first line of a run. */
+export function formatRunStart(e: { check: boolean; runId: string; playbook: string }): string {
+  return `fleetplay ${e.check ? 'check (dry run: nothing will be changed)' : 'run'} ${e.runId} — ${e.playbook}`;
+}
+
+/** A play's header (with its batch when serial splits it). */
+export function formatPlayStart(e: { play: string; batch: number; batches: number; hosts: readonly string[] }): string {
+  return `PLAY [${e.play}]${e.batches > 1 ? ` batch ${e.batch}/${e.batches}` : ''} — ${e.hosts.length} host(s)`;
+}

@@ -4,7 +4,7 @@
  */
 import type { Writable } from 'node:stream';
 import type { EventSink, HostTaskResult, RunEvent } from '../runner/events.js';
-import { formatRecap, formatResult } from './format.js';
+import { formatPlayStart, formatRecap, formatResult, formatRunStart } from './format.js';
 
 export interface ReporterOptions {
   out: Writable;
@@ -34,10 +34,10 @@ export function createPlainReporter(o: ReporterOptions): EventSink {
     switch (e.kind) {
       case 'run-start':
         check = e.check;
-        write([`fleetplay ${e.check ? 'check (dry run: nothing will be changed)' : 'run'} ${e.runId} — ${e.playbook}`]);
+        write([formatRunStart(e)]);
         return;
       case 'play-start':
-        write(['', `PLAY [${e.play}]${e.batches > 1 ? ` batch ${e.batch}/${e.batches}` : ''} — ${e.hosts.length} host(s)`]);
+        write(['', formatPlayStart(e)]);
         return;
       case 'task-start':
         order = new Map(e.hosts.map((h, i) => [h, i]));

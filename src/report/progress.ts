@@ -5,7 +5,7 @@
  */
 import { Listr } from 'listr2';
 import type { EventSink, HostTaskResult, RunEvent } from '../runner/events.js';
-import { formatResult, formatRecap } from './format.js';
+import { formatPlayStart, formatRecap, formatResult, formatRunStart } from './format.js';
 import type { ReporterOptions } from './plain.js';
 
 interface Row {
@@ -53,10 +53,10 @@ export function createProgressReporter(o: ReporterOptions): EventSink {
     switch (e.kind) {
       case 'run-start':
         check = e.check;
-        write([`fleetplay ${e.check ? 'check (dry run: nothing will be changed)' : 'run'} ${e.runId} — ${e.playbook}`]);
+        write([formatRunStart(e)]);
         return;
       case 'play-start':
-        running = running.then(() => write(['', `PLAY [${e.play}]${e.batches > 1 ? ` batch ${e.batch}/${e.batches}` : ''} — ${e.hosts.length} host(s)`]));
+        running = running.then(() => write(['', formatPlayStart(e)]));
         return;
       case 'task-start': {
         finish();

@@ -4,7 +4,7 @@
  * whole play; SIGKILL of the controller mid-run, then `rollback <id>`, restores every host.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync, chmodSync, readdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -24,10 +24,12 @@ function hostRoot(name: string): string {
   return h.root;
 }
 
-/** Every host starts with an existing app.conf (0640) and no secret.key. */
+/** Every host starts with an existing app.conf (0640), extra.conf (0600) and nothing the playbook creates. */
 function seedHosts(): void {
   for (const n of NAMES) {
     const dir = join(hostRoot(n), 'etc', 'app');
+    rmSync(join(dir, 'conf.d'), { recursive: true, force: true });
+    for (const f of ['secret.key', 'second.conf']) rmSync(join(dir, f), { force: true });
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, 'app.conf'), `# managed\nold=1\nhost=${n}\n`);
     chmodSync(join(dir, 'app.conf'), 0o640);
@@ -153,8 +155,6 @@ describe('runner over real sshd', () => {
 
   it('a failure in task 5 of 8 rolls that host back byte for byte; the others finish', async () => {
     seedHosts();
-    for (const n of NAMES) for (const f of ['secret.key', 'second.conf']) if (existsSync(join(hostRoot(n), 'etc/app', f))) await import('node:fs').then((fs) => fs.rmSync(join(hostRoot(n), 'etc/app', f)));
-    await import('node:fs').then((fs) => NAMES.forEach((n) => fs.rmSync(join(hostRoot(n), 'etc/app/conf.d'), { recursive: true, force: true })));
     const before = snapAll();
     const pb = writePlaybook('fail-h2.yaml', PLAYBOOK({ failOn: 'h2' }));
     const run = await runCli(['run', pb, '-i', inventory, '--plain', '--json', join(work, 'fail.json')]);
@@ -168,12 +168,6 @@ describe('runner over real sshd', () => {
 
   it('max_fail_percentage breached rolls back every host of the play', async () => {
     seedHosts();
-    await import('node:fs').then((fs) =>
-      NAMES.forEach((n) => {
-        fs.rmSync(join(hostRoot(n), 'etc/app/conf.d'), { recursive: true, force: true });
-        for (const f of ['secret.key', 'second.conf']) fs.rmSync(join(hostRoot(n), 'etc/app', f), { force: true });
-      }),
-    );
     const before = snapAll();
     const pb = writePlaybook('breach.yaml', PLAYBOOK({ failOn: 'h3', maxFail: 0 }));
     const run = await runCli(['run', pb, '-i', inventory, '--plain', '--json', join(work, 'breach.json')]);
@@ -185,12 +179,6 @@ describe('runner over real sshd', () => {
 
   it('SIGKILL of the controller mid-run, then `rollback <id>`, restores every host', async () => {
     seedHosts();
-    await import('node:fs').then((fs) =>
-      NAMES.forEach((n) => {
-        fs.rmSync(join(hostRoot(n), 'etc/app/conf.d'), { recursive: true, force: true });
-        for (const f of ['secret.key', 'second.conf']) fs.rmSync(join(hostRoot(n), 'etc/app', f), { force: true });
-      }),
-    );
     const before = snapAll();
     const pb = writePlaybook('slow.yaml', PLAYBOOK({ sleep: 3 }));
     const child = spawn(process.execPath, ['--import', 'tsx', 'test/support/cli.ts', 'run', pb, '-i', inventory, '--plain'], {
