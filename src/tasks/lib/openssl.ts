@@ -40,7 +40,11 @@ export type RemoteKey = { ok: true; key: KeyObject; pem: string; desc: KeyDescri
 export async function remotePublicKey(probe: Probe, path: string): Promise<RemoteKey> {
   const r = await probe.exec(['openssl', 'pkey', '-in', path, '-pubout', '-passin', 'pass:']);
   if (r.exitCode !== 0) {
-    const encrypted = /bad decrypt|maybe wrong password|encrypted|pass phrase/i.test(r.stderr);
+    // openssl's wording for an encrypted key varies by version and format ("bad decrypt", or just
+    // "No supported data to decode"); the PEM header says it plainly, and only grep's verdict
+    // comes back, never the key.
+    const header = await probe.exec(['grep', '-q', '-e', 'ENCRYPTED', '--', path]);
+    const encrypted = header.exitCode === 0 || /bad decrypt|maybe wrong password|encrypted|pass phrase/i.test(r.stderr);
     return { ok: false, error: encrypted ? `${path} is encrypted (a passphrase is needed)` : `openssl cannot read ${path}: ${explainFailure(r)}` };
   }
   try {
