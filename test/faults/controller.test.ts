@@ -97,6 +97,9 @@ describe('two runs against the same hosts', () => {
     await waitFor('a change of run A', () => (journalOf(runA).match(/"t":"applied"/g) ?? []).length >= 4, 60_000, 2);
     a.child.kill('SIGKILL');
     await a.done;
+    // A remote command already sent (the rename of a written temp file) still completes on the host
+    // after the controller dies: let it land before taking the midway picture.
+    await new Promise((r) => setTimeout(r, 1500));
     const midway = env.snap();
     const json = join(env.work, 'stale.json');
     const b = await env.cli(['run', pb, '-i', env.inventory, '--plain', '--json', json]);
